@@ -11,7 +11,8 @@
 #   access key  switchboard
 #   secret key  switchboard-secret
 #
-# VERSITYGW_ACCESS_KEY / VERSITYGW_SECRET_KEY override them. Works as root and
+# VERSITYGW_ACCESS_KEY / VERSITYGW_SECRET_KEY override them, VERSITYGW_PORT
+# asks for a port (tests restart a server where its clients expect it). Works as root and
 # as any other user: versitygw needs no privileges, only a writable DIR.
 set -euo pipefail
 
@@ -64,7 +65,11 @@ start)
 	# A free port can be taken between choosing and binding it (parallel test
 	# binaries): retry with another.
 	for attempt in 1 2 3 4 5; do
-		port=$(free_port)
+		if [ "$attempt" = 1 ] && [ -n "${VERSITYGW_PORT:-}" ]; then
+			port=$VERSITYGW_PORT
+		else
+			port=$(free_port)
+		fi
 		# setsid + redirected fds: the server outlives this script and does not
 		# hold the caller's stdout open.
 		setsid "$bin" --quiet --access "$access" --secret "$secret" --region us-east-1 \
