@@ -44,7 +44,7 @@ stop() {
 	local pid
 	pid=$(cat "$dir/pid")
 	if kill "$pid" 2>/dev/null; then
-		for _ in $(seq 50); do
+		for _ in $(seq 10); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done
