@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# make run: starts the local stack with embedded defaults and stops all of it
+# on Ctrl-C. Data lives under .data/. DATABASE_URL overrides the embedded Postgres.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+mkdir -p .data
+chmod 755 .data
+
+pids=()
+cleanup() {
+	trap - EXIT INT TERM
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	[ -n "${own_pg:-}" ] && infra/postgres.sh stop "$root/.data/postgres"
+	echo "stopped." >&2
+}
+trap cleanup EXIT INT TERM
+
+if [ -z "${DATABASE_URL:-}" ]; then
+	echo "starting Postgres in .data/postgres..." >&2
+	DATABASE_URL=$(infra/postgres.sh start "$root/.data/postgres")
+	own_pg=1
+fi
+export DATABASE_URL
+
+go build -o .bin/ ./cmd/...
+.bin/switchboard dev &
+pids+=($!)
+wait -n "${pids[@]}"
