@@ -122,8 +122,12 @@ func validateService(c *checker, field string, s *switchboardv1.BreakerService, 
 	c.intRange(field+".failure_rate_threshold", s.FailureRateThreshold, 1, 100)
 	setDefault(&s.SlowCallRateThreshold, DefaultSlowCallRateThreshold)
 	c.intRange(field+".slow_call_rate_threshold", s.SlowCallRateThreshold, 1, 100)
-	setDefault(&s.SlowCallDurationMs, s.TimeoutMs)
-	c.intRange(field+".slow_call_duration_ms", s.SlowCallDurationMs, 1, 60000)
+	// The default slow-call duration is the timeout; when the timeout is
+	// itself out of range, that is the one violation to report.
+	if timeoutOK := s.TimeoutMs >= 1 && s.TimeoutMs <= 60000; timeoutOK || s.SlowCallDurationMs != 0 {
+		setDefault(&s.SlowCallDurationMs, s.TimeoutMs)
+		c.intRange(field+".slow_call_duration_ms", s.SlowCallDurationMs, 1, 60000)
+	}
 	setDefault(&s.WaitInOpenMs, DefaultWaitInOpenMS)
 	c.intRange(field+".wait_in_open_ms", s.WaitInOpenMs, 100, 3600000)
 	setDefault(&s.HalfOpenPermittedCalls, DefaultHalfOpenPermittedCalls)
