@@ -37,12 +37,13 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 		return err
 	}
 	db := &postgres.DB{Pool: pool, Now: time.Now, Logger: logger}
+	svc := postgres.NewServices(db, password.Default)
 	handler := services.NewHandler(services.Params{
 		Logger:        logger,
-		Auth:          &postgres.AuthService{DB: db, Hasher: password.Default},
-		Organizations: &postgres.OrganizationService{DB: db},
-		APIKeys:       &postgres.APIKeyService{DB: db},
-		Audit:         &postgres.AuditService{DB: db},
+		Auth:          svc.Auth,
+		Organizations: svc.Organizations,
+		APIKeys:       svc.APIKeys,
+		Audit:         svc.Audit,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
