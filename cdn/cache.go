@@ -3,6 +3,7 @@ package cdn
 import (
 	"cmp"
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/base64"
 	"slices"
@@ -190,6 +191,7 @@ func (s *Server) runRevalidation(inst *instance, c *revalidation) {
 	cancel()
 
 	next := cached
+	var failed error
 	switch {
 	case err == nil:
 		s.storeOK()
@@ -199,7 +201,7 @@ func (s *Server) runRevalidation(inst *instance, c *revalidation) {
 		} else {
 			s.m.revalidations.WithLabelValues("changed").Inc()
 		}
-	case err == switchboard.ErrNotModified: //nolint:errorlint // sentinel returned as is
+	case errors.Is(err, switchboard.ErrNotModified):
 		s.storeOK()
 		s.m.revalidations.WithLabelValues("not_modified").Inc()
 	case switchboard.ErrorCode(err) == switchboard.ENOTFOUND:
@@ -209,22 +211,20 @@ func (s *Server) runRevalidation(inst *instance, c *revalidation) {
 	default:
 		s.storeFailed(ctx, "artifact", err)
 		s.m.revalidations.WithLabelValues("error").Inc()
-		err = switchboard.Errorf(switchboard.EUNAVAILABLE, "artifact store unavailable")
+		failed = switchboard.Errorf(switchboard.EUNAVAILABLE, "artifact store unavailable")
 	}
 
 	inst.mu.Lock()
-	if err == nil || err == switchboard.ErrNotModified { //nolint:errorlint
-		inst.lastErr = nil
+	inst.lastErr = failed
+	if failed == nil {
 		inst.checked.Store(s.now().UnixNano())
 		if next != cached {
 			s.install(inst, cached, next)
 		}
-	} else {
-		inst.lastErr = err
 	}
-	c.art, c.err = inst.art.Load(), nil
+	c.art = inst.art.Load()
 	if c.art == nil {
-		c.err = err
+		c.err = failed
 	}
 	inst.inflight = nil
 	again := inst.kickedAt.After(c.started)

@@ -160,9 +160,10 @@ const artifactPrefix, artifactSuffix = "/v1/instances/", "/artifact"
 // path; everything else goes through one.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
-	if strings.HasPrefix(path, artifactPrefix) && strings.HasSuffix(path, artifactSuffix) {
+	if len(path) > len(artifactPrefix)+len(artifactSuffix) &&
+		strings.HasPrefix(path, artifactPrefix) && strings.HasSuffix(path, artifactSuffix) {
 		id := path[len(artifactPrefix) : len(path)-len(artifactSuffix)]
-		if id != "" && !strings.Contains(id, "/") {
+		if !strings.Contains(id, "/") {
 			s.serveArtifact(w, r, id)
 			return
 		}
