@@ -1,6 +1,7 @@
 package localfly
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
@@ -37,11 +38,31 @@ func (s *Server) startMachine(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// stopRequest is the spec's StopRequest as fly-go sends it: the timeout is a
-// duration string (see specExceptions).
+// stopRequest is the spec's StopRequest. fly-go sends the timeout as a
+// duration string (see specExceptions); the spec's object form is read too.
 type stopRequest struct {
 	Signal  string       `json:"signal"`
-	Timeout fly.Duration `json:"timeout"`
+	Timeout stopDuration `json:"timeout"`
+}
+
+type stopDuration struct{ time.Duration }
+
+func (d *stopDuration) UnmarshalJSON(b []byte) error {
+	var spec struct {
+		Duration *int64 `json:"time.Duration"`
+	}
+	if json.Unmarshal(b, &spec) == nil {
+		if spec.Duration != nil {
+			d.Duration = time.Duration(*spec.Duration)
+		}
+		return nil
+	}
+	var fd fly.Duration
+	if err := fd.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	d.Duration = fd.Duration
+	return nil
 }
 
 // stopMachine stops a running machine. Stopping one that is not running is

@@ -8,7 +8,6 @@ import (
 	"time"
 )
 
-
 // newMachineID returns 14 lowercase hex characters, the shape of Fly machine
 // ids (e.g. "e784079b449483").
 func newMachineID() string { return randomHex(7) }

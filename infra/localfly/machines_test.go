@@ -243,3 +243,17 @@ func TestSpecValidation(t *testing.T) {
 		`{"skip_launch": true, "config": {"image": "`+testImage+`", "init": {}, "services": [{"internal_port": 8080, "autostop": "suspend", "force_instance_key": null}], "stop_config": {"timeout": "3s"}}}`)
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
 }
+
+func TestStopAcceptsSpecDuration(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.createApp(t, "stop-spec")
+	m, err := b.flaps.Launch(t.Context(), "stop-spec", fly.LaunchMachineInput{Config: echoConfig(nil)})
+	require.NoError(t, err)
+	waitState(t, b, "stop-spec", m.ID, "started")
+
+	resp, body := b.do(t, http.MethodPost, "/v1/apps/stop-spec/machines/"+m.ID+"/stop", b.token,
+		`{"signal": "SIGINT", "timeout": {"time.Duration": 1000000000}}`)
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	waitState(t, b, "stop-spec", m.ID, "stopped")
+}

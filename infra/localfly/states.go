@@ -236,18 +236,35 @@ func stopSignal(m *machine, requested string) syscall.Signal {
 	if name == "" && m.config.StopConfig != nil && m.config.StopConfig.Signal != nil {
 		name = *m.config.StopConfig.Signal
 	}
-	if sig, ok := signals[name]; ok {
+	if sig, ok := parseSignal(name); ok {
 		return sig
 	}
 	return syscall.SIGTERM
 }
 
-var signals = map[string]syscall.Signal{
-	"SIGABRT": syscall.SIGABRT, "SIGALRM": syscall.SIGALRM, "SIGFPE": syscall.SIGFPE,
-	"SIGHUP": syscall.SIGHUP, "SIGILL": syscall.SIGILL, "SIGINT": syscall.SIGINT,
-	"SIGKILL": syscall.SIGKILL, "SIGPIPE": syscall.SIGPIPE, "SIGQUIT": syscall.SIGQUIT,
-	"SIGSEGV": syscall.SIGSEGV, "SIGTERM": syscall.SIGTERM, "SIGTRAP": syscall.SIGTRAP,
-	"SIGUSR1": syscall.SIGUSR1, "SIGUSR2": syscall.SIGUSR2,
+// parseSignal accepts the signal names Fly's API does.
+func parseSignal(name string) (syscall.Signal, bool) {
+	switch name {
+	case "SIGABRT":
+		return syscall.SIGABRT, true
+	case "SIGALRM":
+		return syscall.SIGALRM, true
+	case "SIGHUP":
+		return syscall.SIGHUP, true
+	case "SIGINT":
+		return syscall.SIGINT, true
+	case "SIGKILL":
+		return syscall.SIGKILL, true
+	case "SIGQUIT":
+		return syscall.SIGQUIT, true
+	case "SIGTERM":
+		return syscall.SIGTERM, true
+	case "SIGUSR1":
+		return syscall.SIGUSR1, true
+	case "SIGUSR2":
+		return syscall.SIGUSR2, true
+	}
+	return 0, false
 }
 
 // stopTimeoutFor is the request's timeout, else config.stop_config.timeout,
