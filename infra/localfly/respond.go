@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 )
 
@@ -61,10 +60,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if v == nil {
 		return
 	}
-	if err := json.NewEncoder(w).Encode(v); err != nil {
-		// The status line is gone; all that is left is to note it.
-		slog.Default().Debug("localfly: write response", "err", err)
-	}
+	// The status line is already sent; a failed write means the client left.
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // decodeBody decodes an optional JSON body into v. The spec check has already
