@@ -7,6 +7,7 @@ package apitest
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"sync"
@@ -71,16 +72,21 @@ func New(t testing.TB) *Env {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	db := &postgres.DB{Pool: pool, Now: clock.Now, Logger: logger}
 	svc := postgres.NewServices(db, password.Fast)
-	srv := httptest.NewServer(services.NewHandler(services.Params{
+	srv := httptest.NewUnstartedServer(services.NewHandler(services.Params{
 		Logger: logger, Auth: svc.Auth, Organizations: svc.Organizations, APIKeys: svc.APIKeys, Audit: svc.Audit,
 	}))
+	// As in production: HTTP/1.1 plus HTTP/2 without TLS, for gRPC clients.
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &Env{URL: srv.URL, DB: db, Services: svc, Clock: clock, Clients: NewClients(srv.Client(), srv.URL)}
 }
 
 // NewClients returns clients that send the token set with WithToken.
-func NewClients(hc connect.HTTPClient, url string) Clients {
-	opt := connect.WithInterceptors(tokenInterceptor{})
+func NewClients(hc connect.HTTPClient, url string, extra ...connect.ClientOption) Clients {
+	opt := connect.WithClientOptions(append(extra, connect.WithInterceptors(tokenInterceptor{}))...)
 	return Clients{
 		Auth:  switchboardv1connect.NewAuthServiceClient(hc, url, opt),
 		Orgs:  switchboardv1connect.NewOrganizationServiceClient(hc, url, opt),
