@@ -293,7 +293,7 @@ func TestKeyringText(t *testing.T) {
 		k.KeyID() + ":not-base64!",
 		k.KeyID() + ":AAAA",
 		"0000000000000000:" + strings.Split(strings.TrimSpace(text), ":")[1][:44], // wrong id
-		strings.Split(text, "\n")[0] + "," + strings.Split(text, "\n")[0],       // twice
+		strings.Split(text, "\n")[0] + "," + strings.Split(text, "\n")[0],         // twice
 	} {
 		_, err := compile.ParseKeyring(bad)
 		require.Error(t, err, "%q", bad)
