@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
@@ -58,10 +60,11 @@ type Env struct {
 
 // Clients are Connect clients for every service.
 type Clients struct {
-	Auth  switchboardv1connect.AuthServiceClient
-	Orgs  switchboardv1connect.OrganizationServiceClient
-	Keys  switchboardv1connect.APIKeyServiceClient
-	Audit switchboardv1connect.AuditServiceClient
+	Auth      switchboardv1connect.AuthServiceClient
+	Orgs      switchboardv1connect.OrganizationServiceClient
+	Keys      switchboardv1connect.APIKeyServiceClient
+	Audit     switchboardv1connect.AuditServiceClient
+	Instances switchboardv1connect.InstanceServiceClient
 }
 
 // New starts the API on a fresh database.
@@ -70,10 +73,14 @@ func New(t testing.TB) *Env {
 	pool := pgtest.NewPool(t)
 	clock := &Clock{now: time.Now().UTC()}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	db := &postgres.DB{Pool: pool, Now: clock.Now, Logger: logger}
+	// Insert-only: tests that need jobs worked start their own workers.
+	jobs, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: logger})
+	require.NoError(t, err)
+	db := &postgres.DB{Pool: pool, Now: clock.Now, Logger: logger, Jobs: jobs}
 	svc := postgres.NewServices(db, password.Fast)
 	srv := httptest.NewUnstartedServer(services.NewHandler(services.Params{
 		Logger: logger, Auth: svc.Auth, Organizations: svc.Organizations, APIKeys: svc.APIKeys, Audit: svc.Audit,
+		Instances: svc.Instances,
 	}))
 	// As in production: HTTP/1.1 plus HTTP/2 without TLS, for gRPC clients.
 	srv.Config.Protocols = new(http.Protocols)
@@ -88,10 +95,11 @@ func New(t testing.TB) *Env {
 func NewClients(hc connect.HTTPClient, url string, extra ...connect.ClientOption) Clients {
 	opt := connect.WithClientOptions(append(extra, connect.WithInterceptors(tokenInterceptor{}))...)
 	return Clients{
-		Auth:  switchboardv1connect.NewAuthServiceClient(hc, url, opt),
-		Orgs:  switchboardv1connect.NewOrganizationServiceClient(hc, url, opt),
-		Keys:  switchboardv1connect.NewAPIKeyServiceClient(hc, url, opt),
-		Audit: switchboardv1connect.NewAuditServiceClient(hc, url, opt),
+		Auth:      switchboardv1connect.NewAuthServiceClient(hc, url, opt),
+		Orgs:      switchboardv1connect.NewOrganizationServiceClient(hc, url, opt),
+		Keys:      switchboardv1connect.NewAPIKeyServiceClient(hc, url, opt),
+		Audit:     switchboardv1connect.NewAuditServiceClient(hc, url, opt),
+		Instances: switchboardv1connect.NewInstanceServiceClient(hc, url, opt),
 	}
 }
 

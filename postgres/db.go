@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/switchboardhq/switchboard"
 )
@@ -23,6 +25,14 @@ type DB struct {
 	Pool   *pgxpool.Pool
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Jobs enqueues River jobs inside a service's transaction (an
+	// insert-only River client is enough). Services that enqueue need it.
+	Jobs JobInserter
+}
+
+// JobInserter is the part of *river.Client[pgx.Tx] services use.
+type JobInserter interface {
+	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 }
 
 // Open connects a pool to url.

@@ -8,6 +8,9 @@ type Services struct {
 	Organizations *OrganizationService
 	APIKeys       *APIKeyService
 	Audit         *AuditService
+	Instances     *InstanceService
+	// InstanceStore is the workers' view of instances.
+	InstanceStore *InstanceStore
 }
 
 // NewServices builds every service over db.
@@ -17,5 +20,7 @@ func NewServices(db *DB, hasher switchboard.PasswordHasher) *Services {
 		Organizations: &OrganizationService{DB: db},
 		APIKeys:       &APIKeyService{DB: db},
 		Audit:         &AuditService{DB: db},
+		Instances:     &InstanceService{DB: db},
+		InstanceStore: &InstanceStore{DB: db},
 	}
 }

@@ -24,6 +24,7 @@ type Params struct {
 	Organizations switchboard.OrganizationService
 	APIKeys       switchboard.APIKeyService
 	Audit         switchboard.AuditService
+	Instances     switchboard.InstanceService
 }
 
 // NewHandler returns the API's http.Handler.
@@ -37,6 +38,9 @@ func NewHandler(p Params) http.Handler {
 	mux.Handle(switchboardv1connect.NewOrganizationServiceHandler(&OrganizationHandler{Orgs: p.Organizations}, opts...))
 	mux.Handle(switchboardv1connect.NewAPIKeyServiceHandler(&APIKeyHandler{Keys: p.APIKeys}, opts...))
 	mux.Handle(switchboardv1connect.NewAuditServiceHandler(&AuditHandler{Audit: p.Audit}, opts...))
+	if p.Instances != nil {
+		mux.Handle(switchboardv1connect.NewInstanceServiceHandler(&InstanceHandler{Instances: p.Instances}, opts...))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	return http.MaxBytesHandler(mux, 2*MaxRequestBytes)
 }
