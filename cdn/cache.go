@@ -3,9 +3,9 @@ package cdn
 import (
 	"cmp"
 	"context"
-	"errors"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"slices"
 	"strconv"
 	"sync"

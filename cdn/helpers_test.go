@@ -30,8 +30,8 @@ const notifySecret = "notify-secret"
 
 // bundle is one CDN over its own bucket, served over real HTTP.
 type bundle struct {
-	store switchboard.BlobStore // what tests publish with, bypassing faults
-	faulty *faultyStore         // what the CDN reads through
+	store  switchboard.BlobStore // what tests publish with, bypassing faults
+	faulty *faultyStore          // what the CDN reads through
 	cdn    *cdn.Server
 	url    string
 	reg    *prometheus.Registry
