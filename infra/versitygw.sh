@@ -62,6 +62,8 @@ start)
 	mkdir -p "$dir/data"
 	dir=$(cd "$dir" && pwd)
 	stop
+	detach=nohup
+	if command -v setsid >/dev/null; then detach=setsid; fi
 	# A free port can be taken between choosing and binding it (parallel test
 	# binaries): retry with another.
 	for attempt in 1 2 3 4 5; do
@@ -70,9 +72,9 @@ start)
 		else
 			port=$(free_port)
 		fi
-		# setsid + redirected fds: the server outlives this script and does not
-		# hold the caller's stdout open.
-		setsid "$bin" --quiet --access "$access" --secret "$secret" --region us-east-1 \
+		# Detached, with its own fds: the server outlives this script and does
+		# not hold the caller's stdout open (callers read it to EOF).
+		$detach "$bin" --quiet --access "$access" --secret "$secret" --region us-east-1 \
 			--port "127.0.0.1:$port" posix "$dir/data" \
 			</dev/null >"$dir/log" 2>&1 &
 		pid=$!
