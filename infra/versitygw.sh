@@ -12,7 +12,9 @@
 #   secret key  switchboard-secret
 #
 # VERSITYGW_ACCESS_KEY / VERSITYGW_SECRET_KEY override them, VERSITYGW_PORT
-# asks for a port (tests restart a server where its clients expect it). Works as root and
+# asks for a port (tests restart a server where its clients expect it), and
+# VERSITYGW_WATCH_PID makes the server exit when that process does (a test
+# binary that panics or is killed leaves no server behind). Works as root and
 # as any other user: versitygw needs no privileges, only a writable DIR.
 set -euo pipefail
 
@@ -37,6 +39,15 @@ answers() {
 	else
 		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 	fi
+}
+
+# watch kills server pid $2 once process $1 is gone.
+watch() {
+	while kill -0 "$1" 2>/dev/null; do
+		kill -0 "$2" 2>/dev/null || return 0
+		sleep 1
+	done
+	kill "$2" 2>/dev/null || true
 }
 
 stop() {
@@ -84,6 +95,9 @@ start)
 				break
 			fi
 			if answers "$port"; then
+				if [ -n "${VERSITYGW_WATCH_PID:-}" ]; then
+					watch "$VERSITYGW_WATCH_PID" "$pid" </dev/null >/dev/null 2>&1 &
+				fi
 				echo "$port" >"$dir/PORT"
 				echo "http://127.0.0.1:$port"
 				exit 0

@@ -26,6 +26,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -204,7 +205,7 @@ func (s *Server) start(port string) error {
 		return err
 	}
 	cmd := exec.Command(script, "start", s.dir)
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), "VERSITYGW_WATCH_PID="+strconv.Itoa(os.Getpid()))
 	if port != "" {
 		cmd.Env = append(cmd.Env, "VERSITYGW_PORT="+port)
 	}
