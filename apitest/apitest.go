@@ -21,6 +21,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
 	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/compile"
 	switchboardv1 "github.com/switchboardhq/switchboard/gen/switchboard/v1"
 	"github.com/switchboardhq/switchboard/gen/switchboard/v1/switchboardv1connect"
 	"github.com/switchboardhq/switchboard/password"
@@ -60,11 +61,32 @@ type Env struct {
 
 // Clients are Connect clients for every service.
 type Clients struct {
-	Auth      switchboardv1connect.AuthServiceClient
-	Orgs      switchboardv1connect.OrganizationServiceClient
-	Keys      switchboardv1connect.APIKeyServiceClient
-	Audit     switchboardv1connect.AuditServiceClient
-	Instances switchboardv1connect.InstanceServiceClient
+	Auth       switchboardv1connect.AuthServiceClient
+	Orgs       switchboardv1connect.OrganizationServiceClient
+	Keys       switchboardv1connect.APIKeyServiceClient
+	Audit      switchboardv1connect.AuditServiceClient
+	Instances  switchboardv1connect.InstanceServiceClient
+	Configs    switchboardv1connect.ConfigServiceClient
+	Tokens     switchboardv1connect.DataPlaneTokenServiceClient
+	DataPlanes switchboardv1connect.DataPlaneServiceClient
+}
+
+// Keyring signs artifacts in tests; TrustedKeys are its public keys.
+var (
+	Keyring     = mustKeyring()
+	TrustedKeys = Keyring.TrustedKeys()
+)
+
+func mustKeyring() *compile.Keyring {
+	key, err := compile.GenerateKey()
+	if err != nil {
+		panic(err)
+	}
+	kr, err := compile.NewKeyring(key)
+	if err != nil {
+		panic(err)
+	}
+	return kr
 }
 
 // New starts the API on a fresh database.
@@ -80,7 +102,8 @@ func New(t testing.TB) *Env {
 	svc := postgres.NewServices(db, password.Fast)
 	srv := httptest.NewUnstartedServer(services.NewHandler(services.Params{
 		Logger: logger, Auth: svc.Auth, Organizations: svc.Organizations, APIKeys: svc.APIKeys, Audit: svc.Audit,
-		Instances: svc.Instances,
+		Instances: svc.Instances, Configs: svc.Configs, Tokens: svc.Tokens, DataPlanes: svc.Tokens,
+		CDNURL: "http://cdn.invalid", TrustedKeys: TrustedKeys,
 	}))
 	// As in production: HTTP/1.1 plus HTTP/2 without TLS, for gRPC clients.
 	srv.Config.Protocols = new(http.Protocols)
@@ -95,11 +118,14 @@ func New(t testing.TB) *Env {
 func NewClients(hc connect.HTTPClient, url string, extra ...connect.ClientOption) Clients {
 	opt := connect.WithClientOptions(append(extra, connect.WithInterceptors(tokenInterceptor{}))...)
 	return Clients{
-		Auth:      switchboardv1connect.NewAuthServiceClient(hc, url, opt),
-		Orgs:      switchboardv1connect.NewOrganizationServiceClient(hc, url, opt),
-		Keys:      switchboardv1connect.NewAPIKeyServiceClient(hc, url, opt),
-		Audit:     switchboardv1connect.NewAuditServiceClient(hc, url, opt),
-		Instances: switchboardv1connect.NewInstanceServiceClient(hc, url, opt),
+		Auth:       switchboardv1connect.NewAuthServiceClient(hc, url, opt),
+		Orgs:       switchboardv1connect.NewOrganizationServiceClient(hc, url, opt),
+		Keys:       switchboardv1connect.NewAPIKeyServiceClient(hc, url, opt),
+		Audit:      switchboardv1connect.NewAuditServiceClient(hc, url, opt),
+		Instances:  switchboardv1connect.NewInstanceServiceClient(hc, url, opt),
+		Configs:    switchboardv1connect.NewConfigServiceClient(hc, url, opt),
+		Tokens:     switchboardv1connect.NewDataPlaneTokenServiceClient(hc, url, opt),
+		DataPlanes: switchboardv1connect.NewDataPlaneServiceClient(hc, url, opt),
 	}
 }
 

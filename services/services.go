@@ -11,6 +11,7 @@ import (
 	"connectrpc.com/connect"
 
 	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/compile"
 	"github.com/switchboardhq/switchboard/gen/switchboard/v1/switchboardv1connect"
 )
 
@@ -25,6 +26,14 @@ type Params struct {
 	APIKeys       switchboard.APIKeyService
 	Audit         switchboard.AuditService
 	Instances     switchboard.InstanceService
+	Configs       switchboard.ConfigService
+	Tokens        switchboard.DataPlaneTokenService
+	DataPlanes    switchboard.DataPlaneService
+	// Compile is the deployment's config policy (e.g. private upstreams).
+	Compile compile.Options
+	// CDNURL and TrustedKeys are handed to self-hosted data planes.
+	CDNURL      string
+	TrustedKeys compile.TrustedKeys
 }
 
 // NewHandler returns the API's http.Handler.
@@ -40,6 +49,17 @@ func NewHandler(p Params) http.Handler {
 	mux.Handle(switchboardv1connect.NewAuditServiceHandler(&AuditHandler{Audit: p.Audit}, opts...))
 	if p.Instances != nil {
 		mux.Handle(switchboardv1connect.NewInstanceServiceHandler(&InstanceHandler{Instances: p.Instances}, opts...))
+	}
+	if p.Configs != nil {
+		mux.Handle(switchboardv1connect.NewConfigServiceHandler(&ConfigHandler{Configs: p.Configs, Compile: p.Compile}, opts...))
+	}
+	if p.Tokens != nil {
+		mux.Handle(switchboardv1connect.NewDataPlaneTokenServiceHandler(&DataPlaneTokenHandler{
+			Tokens: p.Tokens, CDNURL: p.CDNURL, TrustedKeys: p.TrustedKeys,
+		}, opts...))
+	}
+	if p.DataPlanes != nil {
+		mux.Handle(switchboardv1connect.NewDataPlaneServiceHandler(&DataPlaneHandler{DataPlanes: p.DataPlanes}, opts...))
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	return http.MaxBytesHandler(mux, 2*MaxRequestBytes)

@@ -1,0 +1,139 @@
+package workers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/switchboardhq/switchboard"
+	"github.com/switchboardhq/switchboard/compile"
+	artifactv1 "github.com/switchboardhq/switchboard/gen/switchboard/artifact/v1"
+	switchboardv1 "github.com/switchboardhq/switchboard/gen/switchboard/v1"
+)
+
+// PublishParams are what publish_config and sync_token_registry need.
+type PublishParams struct {
+	Store   switchboard.PublishStore
+	Blobs   switchboard.BlobStore
+	Keyring *compile.Keyring
+	// Notifier tells CDN replicas at once; nil relies on the change feed.
+	Notifier switchboard.PublishNotifier
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// RegisterPublishing adds publish_config and sync_token_registry to w.
+func RegisterPublishing(w *river.Workers, p PublishParams) {
+	river.AddWorker(w, &PublishConfigWorker{p: p})
+	river.AddWorker(w, &SyncTokenRegistryWorker{p: p})
+}
+
+// PublishConfigWorker compiles an instance's latest config into a signed
+// artifact and uploads it: the immutable version first, then latest.pb, then
+// a change-feed entry, and only then marks it published — so the version a
+// user sees as published is always in S3. Jobs are unique per instance while
+// waiting, so a burst of updates publishes once, with the latest version.
+type PublishConfigWorker struct {
+	river.WorkerDefaults[switchboard.PublishConfigArgs]
+	p PublishParams
+}
+
+func (w *PublishConfigWorker) Work(ctx context.Context, job *river.Job[switchboard.PublishConfigArgs]) error {
+	id := job.Args.InstanceID
+	unlock, err := w.p.Store.LockPublish(ctx, id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	c, err := w.p.Store.LatestConfig(ctx, id)
+	if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
+		return nil // deleted meanwhile: nothing to publish
+	}
+	if err != nil {
+		return err
+	}
+	if c.Version <= c.PublishedVersion {
+		return nil // a concurrent job published this or a newer version
+	}
+	envelope, err := w.build(c)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	if _, err := w.p.Blobs.Put(ctx, switchboard.ArtifactKey(id, c.Version), envelope, switchboard.ArtifactContentType); err != nil {
+		return fmt.Errorf("upload artifact %s v%d: %w", id, c.Version, err)
+	}
+	if _, err := w.p.Blobs.Put(ctx, switchboard.LatestArtifactKey(id), envelope, switchboard.ArtifactContentType); err != nil {
+		return fmt.Errorf("upload latest artifact of %s: %w", id, err)
+	}
+	seq, err := w.p.Store.NextPublishSequence(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := w.p.Blobs.Put(ctx, switchboard.ChangeKey(seq), []byte(id), "text/plain"); err != nil {
+		return fmt.Errorf("write change %d: %w", seq, err)
+	}
+	if err := w.p.Store.MarkPublished(ctx, id, c.Version); err != nil {
+		return err
+	}
+	if w.p.Notifier != nil {
+		if err := w.p.Notifier.Notify(ctx, id); err != nil {
+			w.p.Logger.WarnContext(ctx, "notify CDN (it will see the change feed)", "instance", id, "err", err)
+		}
+	}
+	w.p.Logger.InfoContext(ctx, "published config", "instance", id, "version", c.Version, "bytes", len(envelope))
+	return nil
+}
+
+// build compiles and signs; an error here means the stored spec is corrupt,
+// which no retry fixes.
+func (w *PublishConfigWorker) build(c *switchboard.ConfigVersion) ([]byte, error) {
+	kind := artifactv1.Kind_KIND_BREAKER
+	var spec proto.Message = &switchboardv1.BreakerConfig{}
+	if c.Kind == switchboard.KindRealtime {
+		kind, spec = artifactv1.Kind_KIND_REALTIME, &switchboardv1.RealtimeConfig{}
+	}
+	if err := proto.Unmarshal(c.Spec, spec); err != nil {
+		return nil, fmt.Errorf("decode stored config %s v%d: %w", c.InstanceID, c.Version, err)
+	}
+	now := time.Now
+	if w.p.Now != nil {
+		now = w.p.Now
+	}
+	payload, err := compile.Compile(c.InstanceID, kind, c.Version, now(), spec)
+	if err != nil {
+		return nil, fmt.Errorf("compile %s v%d: %w", c.InstanceID, c.Version, err)
+	}
+	return proto.Marshal(w.p.Keyring.Sign(payload))
+}
+
+// SyncTokenRegistryWorker mirrors one data-plane token into the CDN's
+// registry in S3: the entry (hashes only) while the token is live, nothing
+// once it is revoked or its instance deleted. It reads the current state,
+// so running it twice or late is harmless.
+type SyncTokenRegistryWorker struct {
+	river.WorkerDefaults[switchboard.SyncTokenRegistryArgs]
+	p PublishParams
+}
+
+func (w *SyncTokenRegistryWorker) Work(ctx context.Context, job *river.Job[switchboard.SyncTokenRegistryArgs]) error {
+	key := switchboard.TokenRegistryKey(job.Args.TokenID)
+	entry, err := w.p.Store.LoadTokenRegistryEntry(ctx, job.Args.TokenID)
+	switch {
+	case switchboard.ErrorCode(err) == switchboard.ENOTFOUND:
+		return w.p.Blobs.Delete(ctx, key)
+	case err != nil:
+		return err
+	}
+	body, err := json.Marshal(entry)
+	if err != nil {
+		return err
+	}
+	_, err = w.p.Blobs.Put(ctx, key, body, "application/json")
+	return err
+}
