@@ -18,7 +18,7 @@ func (a *Agent) pollLoop(ctx context.Context) {
 	failures := 0
 	for ctx.Err() == nil {
 		started := time.Now()
-		changed, err := a.pollOnce(ctx)
+		fresh, err := a.pollOnce(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -28,7 +28,7 @@ func (a *Agent) pollLoop(ctx context.Context) {
 			continue
 		}
 		failures = 0
-		if !changed {
+		if !fresh {
 			sleep(ctx, minPollInterval-time.Since(started))
 		}
 	}
@@ -68,16 +68,17 @@ func (e *errStatus) Error() string {
 	return fmt.Sprintf("GET %s: status %d: %s", e.url, e.code, e.body)
 }
 
-// pollOnce asks each URL in turn until one answers 200 or 304. changed
-// reports whether a new artifact was applied. A rejected artifact is not an
+// pollOnce asks each URL in turn until one answers 200 or 304. fresh
+// reports whether the answer had new content (applied or not), in which case
+// the next poll starts at once. A rejected artifact is not an
 // error (the CDN answered; retrying sooner will not help), an apply failure
 // is.
-func (a *Agent) pollOnce(ctx context.Context) (changed bool, err error) {
+func (a *Agent) pollOnce(ctx context.Context) (fresh bool, err error) {
 	var errs []error
 	for _, base := range a.cfg.URLs {
-		changed, err := a.fetch(ctx, base)
+		fresh, err := a.fetch(ctx, base)
 		if err == nil {
-			return changed, nil
+			return fresh, nil
 		}
 		if ctx.Err() != nil {
 			return false, ctx.Err()
@@ -109,7 +110,8 @@ type applyError struct{ err error }
 func (e *applyError) Error() string { return e.err.Error() }
 func (e *applyError) Unwrap() error { return e.err }
 
-// fetch makes one request to one CDN URL and handles its answer.
+// fetch makes one request to one CDN URL and handles its answer; see
+// pollOnce for fresh.
 func (a *Agent) fetch(ctx context.Context, base string) (bool, error) {
 	a.mu.Lock()
 	etag := a.etag
@@ -168,7 +170,9 @@ func (a *Agent) fetch(ctx context.Context, base string) (bool, error) {
 		a.mu.Unlock()
 		a.rejected(ctx, "cdn", rej)
 		a.synced(false)
-		return false, nil
+		// New content (even rejected) is progress: poll again at once.
+		// The same content again means the CDN ignores If-None-Match.
+		return newETag != etag, nil
 	case err != nil:
 		return false, &applyError{err}
 	}
@@ -176,7 +180,7 @@ func (a *Agent) fetch(ctx context.Context, base string) (bool, error) {
 	a.etag, a.rejectedETag = newETag, ""
 	a.mu.Unlock()
 	a.synced(!changed)
-	return changed, nil
+	return changed || newETag != etag, nil
 }
 
 // synced records a successful CDN answer. clearErr clears the last error,
