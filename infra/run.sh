@@ -25,6 +25,16 @@ fi
 export DATABASE_URL
 
 go build -o .bin/ ./cmd/...
+# Until the data-plane images exist, localfly runs a stand-in for both: its
+# test echo server, which answers /healthz like a data plane.
+go build -o .bin/standin ./infra/localfly/testdata/echoserver
+export FLY_API_TOKEN=${FLY_API_TOKEN:-localfly}
+if [ -z "${FLY_FLAPS_BASE_URL:-}" ]; then
+	.bin/localfly --addr 127.0.0.1:4280 --token "$FLY_API_TOKEN" \
+		--image switchboard/breaker="$root/.bin/standin" --image switchboard/realtime="$root/.bin/standin" &
+	pids+=($!)
+	export FLY_FLAPS_BASE_URL=http://127.0.0.1:4280 LOCALFLY=1
+fi
 .bin/switchboard dev &
 pids+=($!)
 wait -n "${pids[@]}"

@@ -37,6 +37,25 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 		return err
 	}
 	db := &postgres.DB{Pool: pool, Now: time.Now, Logger: logger}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	jobs, err := newJobs(ctx, cfg, pool, db, "http://"+ln.Addr().String(), logger)
+	if err != nil {
+		return err
+	}
+	db.Jobs = jobs
+	if cfg.has("worker") {
+		if err := jobs.Start(ctx); err != nil {
+			return fmt.Errorf("start workers: %w", err)
+		}
+		defer func() {
+			stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			_ = jobs.Stop(stopCtx)
+		}()
+	}
 	svc := postgres.NewServices(db, password.Default)
 	handler := services.NewHandler(services.Params{
 		Logger:        logger,
@@ -44,12 +63,8 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 		Organizations: svc.Organizations,
 		APIKeys:       svc.APIKeys,
 		Audit:         svc.Audit,
+		Instances:     svc.Instances,
 	})
-
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	// h2c lets gRPC clients in without TLS; Connect and gRPC-Web use HTTP/1.1 too.
 	srv.Protocols = new(http.Protocols)
