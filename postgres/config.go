@@ -25,11 +25,13 @@ var (
 	_ switchboard.PublishStore  = (*ConfigService)(nil)
 )
 
-// publishUnique coalesces bursts: while one publish of an instance waits to
-// run, further updates add nothing (the waiting job publishes the latest).
+// publishUnique coalesces bursts: while a publish of the instance is queued
+// or running, further updates add nothing. The worker republishes until the
+// latest version is out, so an update made while it runs is not lost.
 var publishUnique = &river.InsertOpts{UniqueOpts: river.UniqueOpts{
-	ByArgs:  true,
-	ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateScheduled, rivertype.JobStateRetryable},
+	ByArgs: true,
+	ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+		rivertype.JobStateScheduled, rivertype.JobStateRetryable},
 }}
 
 func checkInstanceID(id string) error {

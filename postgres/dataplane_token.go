@@ -196,7 +196,7 @@ func (s *DataPlaneTokenService) ReportStatus(ctx context.Context, token string, 
 			instanceID, st.NodeID, st.AppliedVersion, now, st.LastSyncAt, st.LastError, st.AgentVersion, breakerStatesJSON(st.BreakerStates)); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE data_plane_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2 - interval '1 minute')`, pt.ID, now)
+		_, err := tx.Exec(ctx, `UPDATE data_plane_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')`, pt.ID, now)
 		return err
 	})
 }

@@ -51,16 +51,27 @@ func (w *PublishConfigWorker) Work(ctx context.Context, job *river.Job[switchboa
 	}
 	defer unlock()
 
-	c, err := w.p.Store.LatestConfig(ctx, id)
-	if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
-		return nil // deleted meanwhile: nothing to publish
+	// Loop: an update committed while this job runs could not enqueue another
+	// (the job is unique while running), so publish until nothing is newer.
+	for {
+		c, err := w.p.Store.LatestConfig(ctx, id)
+		if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
+			return nil // deleted meanwhile: nothing to publish
+		}
+		if err != nil {
+			return err
+		}
+		if c.Version <= c.PublishedVersion {
+			return nil
+		}
+		if err := w.publish(ctx, c); err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return err
-	}
-	if c.Version <= c.PublishedVersion {
-		return nil // a concurrent job published this or a newer version
-	}
+}
+
+func (w *PublishConfigWorker) publish(ctx context.Context, c *switchboard.ConfigVersion) error {
+	id := c.InstanceID
 	envelope, err := w.build(c)
 	if err != nil {
 		return river.JobCancel(err)
