@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -85,6 +86,12 @@ func envDuration(key string, def time.Duration) (time.Duration, error) {
 // newJobs returns the River client: with workers and the periodic reconcile
 // when this process has the worker role, insert-only otherwise.
 func newJobs(ctx context.Context, cfg *config, pool *pgxpool.Pool, db *postgres.DB, apiURL string, logger *slog.Logger) (*river.Client[pgx.Tx], error) {
+	if cfg.has("worker") && cfg.Dev && os.Getenv("FLY_API_TOKEN") == "" {
+		// make run starts localfly and sets it; a bare `switchboard dev` still
+		// serves the API, with instances waiting in PENDING.
+		logger.Warn("FLY_API_TOKEN is not set: not running the workers; instances stay pending (make run starts localfly)")
+		cfg.Roles = slices.DeleteFunc(cfg.Roles, func(r string) bool { return r == "worker" })
+	}
 	if !cfg.has("worker") {
 		return river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: logger})
 	}
