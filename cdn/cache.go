@@ -86,7 +86,11 @@ type instance struct {
 	lastAttempt time.Time
 	lastErr     error // of the last attempt, nil if it succeeded
 	kickedAt    time.Time
-	scheduled   bool
+	// lastKick is when an announcement last started a revalidation; only
+	// announcements count against each other's once-per-MinRevalidate limit,
+	// so a client's own revalidation never delays a publish notice.
+	lastKick  time.Time
+	scheduled bool
 }
 
 type revalidation struct {
@@ -253,9 +257,11 @@ func (s *Server) install(inst *instance, old, next *artifact) {
 	}
 }
 
-// kick schedules a revalidation of inst because a change was announced: now,
-// or MinRevalidate after the previous attempt, so each instance costs the
-// store at most one call per MinRevalidate however often it is announced.
+// kick schedules a revalidation of inst because a change was announced: at
+// once, or MinRevalidate after the previous announcement's, so announcements
+// cost the store at most one call per MinRevalidate per instance on top of
+// the requests' own once-per-MinRevalidate revalidation ("once per second
+// plus the publish notice"). Requests' revalidations never delay a notice.
 func (s *Server) kick(inst *instance, at time.Time) {
 	inst.mu.Lock()
 	if at.After(inst.kickedAt) {
@@ -268,7 +274,7 @@ func (s *Server) kick(inst *instance, at time.Time) {
 		return
 	}
 	inst.scheduled = true
-	wait := inst.lastAttempt.Add(s.p.MinRevalidate).Sub(s.now())
+	wait := inst.lastKick.Add(s.p.MinRevalidate).Sub(s.now())
 	inst.mu.Unlock()
 	run := func() {
 		inst.mu.Lock()
@@ -277,6 +283,7 @@ func (s *Server) kick(inst *instance, at time.Time) {
 			inst.mu.Unlock()
 			return
 		}
+		inst.lastKick = s.now()
 		c := s.startRevalidation(inst)
 		inst.mu.Unlock()
 		s.runRevalidation(inst, c)

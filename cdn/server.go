@@ -23,9 +23,11 @@ import (
 
 // Defaults for Params fields left zero.
 const (
-	DefaultMaxCacheBytes    = 64 << 20
-	DefaultFeedInterval     = time.Second
-	DefaultTokenTTL         = 10 * time.Second
+	DefaultMaxCacheBytes = 64 << 20
+	DefaultFeedInterval  = time.Second
+	// DefaultTokenTTL leaves 2 s of the 10 s revocation promise for the
+	// control plane's registry sync job to delete the entry.
+	DefaultTokenTTL         = 8 * time.Second
 	DefaultNegativeTokenTTL = 5 * time.Second
 	DefaultMinRevalidate    = time.Second
 	DefaultMaxRevalidate    = time.Minute

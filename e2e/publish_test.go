@@ -181,6 +181,6 @@ func TestPublishThroughCDN(t *testing.T) {
 	// Revoked → the CDN refuses the token within 10 s (registry cache).
 	_, err = p.env.Tokens.RevokeDataPlaneToken(ctx, &switchboardv1.RevokeDataPlaneTokenRequest{Id: tok.Token.Id})
 	require.NoError(t, err)
-	_, _, took := p.eventually(t, 12*time.Second, a, tok.Secret, http.StatusUnauthorized)
+	_, _, took := p.eventually(t, 10*time.Second, a, tok.Secret, http.StatusUnauthorized)
 	t.Logf("revocation_reached_cdn_ms=%d", took.Milliseconds())
 }
