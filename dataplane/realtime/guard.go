@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"bufio"
+	"context"
 	"crypto/subtle"
 	"errors"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // originPolicy is allowed_origins, already normalized by compile: `*`,
@@ -110,6 +112,35 @@ func (s *connSet) remove(c *trackedConn) {
 	s.mu.Unlock()
 }
 
+// seal refuses connections from now on.
+func (s *connSet) seal() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+}
+
+func (s *connSet) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// drain waits until every connection has closed or ctx ends. AnyCable
+// queues the disconnect message and close frame and writes them from each
+// session's own goroutine, so closing at once would lose them.
+func (s *connSet) drain(ctx context.Context) {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for s.len() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// closeAll seals the set and closes what is left.
 func (s *connSet) closeAll() {
 	s.mu.Lock()
 	s.closed = true

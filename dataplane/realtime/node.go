@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/anycable/anycable-go/cli"
 	"github.com/anycable/anycable-go/config"
@@ -181,18 +182,30 @@ func startNode(id string, s nodeSettings, log *slog.Logger) (*node, error) {
 }
 
 // shutdown stops the node gracefully: SSE and WebSocket clients get a
-// disconnect message with reconnect: true. Connections still open when
-// ctx ends, or that arrive late, are closed.
+// disconnect message with reconnect: true. A WebSocket upgrade that reaches
+// the node after this starts is closed at once (the client reconnects, to
+// the new node); connections still open when ctx ends are closed.
 func (n *node) shutdown(ctx context.Context) error {
+	n.conns.seal()
 	n.stopSSE()
 	anycableMu.Lock()
 	err := n.embedded.Shutdown(ctx)
 	anycableMu.Unlock()
+	dctx, cancel := context.WithTimeout(ctx, drainGrace)
+	n.conns.drain(dctx)
+	cancel()
 	n.conns.closeAll()
 	if err != nil {
 		return fmt.Errorf("anycable shutdown: %w", err)
 	}
-	return ctx.Err()
+	return nil
 }
+
+// drainGrace bounds the wait, after AnyCable's shutdown, for sessions to
+// write their disconnect message and close frame and close. It is short
+// because AnyCable can leave a connection open for good: when a client
+// goes away while the node disconnects it, the session may skip closing its
+// socket, and only closeAll releases it.
+const drainGrace = 2 * time.Second
 
 var errNodeClosed = errors.New("realtime: node is shutting down")
