@@ -361,3 +361,40 @@ func TestShutdownDisconnectsWithReconnect(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, code)
 	require.Error(t, b.srv.Apply(t.Context(), payload(2, baseConfig())))
 }
+
+// TestReliableStreamHistory shows the memory broker at work: a client on
+// the extended protocol fetches what was broadcast before it subscribed.
+func TestReliableStreamHistory(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.apply(t, 1, baseConfig())
+	since := time.Now().Unix() - 1
+	require.Equal(t, http.StatusCreated, b.broadcast(t, broadcastKey, "log", `"first"`))
+	require.Equal(t, http.StatusCreated, b.broadcast(t, broadcastKey, "log", `"second"`))
+
+	d := websocket.Dialer{Subprotocols: []string{"actioncable-v1-ext-json"}}
+	conn, _, err := d.Dial(b.wsURL(url.Values{"jid": {token(t, jwtSecret, "1")}}), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	c := &client{t: t, conn: conn}
+	require.Equal(t, "actioncable-v1-ext-json", conn.Subprotocol())
+	welcome := c.read()
+	require.Equal(t, "welcome", welcome["type"])
+	require.NotEmpty(t, welcome["sid"], "a session id, for resumption")
+
+	id := pubsubIdentifier("signed_stream_name", signStream(streamsSecret, "log"))
+	require.Equal(t, "confirm_subscription", c.subscribe(id))
+	require.NoError(t, conn.WriteJSON(map[string]any{
+		"command": "history", "identifier": id, "history": map[string]any{"since": since},
+	}))
+	var got []any
+	for {
+		msg := c.read()
+		if msg["type"] == "confirm_history" {
+			break
+		}
+		require.NotEmpty(t, msg["epoch"], "%v", msg)
+		got = append(got, msg["message"])
+	}
+	require.Equal(t, []any{"first", "second"}, got)
+}
