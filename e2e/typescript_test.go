@@ -1,0 +1,130 @@
+// Package e2e runs end-to-end scenarios over real processes.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/switchboardhq/switchboard/postgres/pgtest"
+)
+
+// TestTypeScriptSDK runs the TypeScript SDK's own tests (`npm test`, which
+// builds the package and runs node --test) against `switchboard dev` on a
+// fresh database.
+func TestTypeScriptSDK(t *testing.T) {
+	t.Parallel()
+	_, err := exec.LookPath("npm")
+	require.NoError(t, err, "npm is required for the TypeScript SDK tests (Node 20+)")
+
+	url := startSwitchboardDev(t)
+	dir, err := filepath.Abs("../sdk/typescript")
+	require.NoError(t, err)
+	env := append(os.Environ(), "SWITCHBOARD_URL="+url, "NO_UPDATE_NOTIFIER=1")
+	runIn(t, dir, env, 5*time.Minute, "npm", "ci", "--no-audit", "--no-fund")
+	out := runIn(t, dir, env, 5*time.Minute, "npm", "test")
+	t.Logf("npm test:\n%s", out)
+}
+
+// startSwitchboardDev builds cmd/switchboard, runs `switchboard dev` on a free
+// port against a fresh database, waits until it answers, and stops it with
+// SIGINT when the test ends. It returns the API's base URL.
+func startSwitchboardDev(t *testing.T) string {
+	t.Helper()
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "switchboard")
+	build := exec.Command("go", "build", "-o", bin, "../cmd/switchboard")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	logs := &lockedBuffer{}
+	cmd := exec.Command(bin, "dev", "--addr", addr)
+	cmd.Dir = tmp // dev keeps local state (keys, caches) under its working directory
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+pgtest.NewDatabase(t))
+	cmd.Stdout, cmd.Stderr = logs, logs
+	// Its own process group, so whatever it starts stops with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 5 * time.Second
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+		select {
+		case <-exited:
+		case <-time.After(15 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("switchboard dev output:\n%s", logs.String())
+		}
+	})
+
+	url := "http://" + addr
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		res, err := http.Get(url + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return url
+			}
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("switchboard dev exited early (%v):\n%s", err, logs.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("switchboard dev did not answer on %s within 60s:\n%s", url, logs.String())
+		}
+	}
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// runIn runs a command in dir and fails the test, showing its output, when
+// it exits non-zero or outlives timeout.
+func runIn(t *testing.T, dir string, env []string, timeout time.Duration, name string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir, cmd.Env = dir, env
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s %v:\n%s", name, args, out)
+	return fmt.Sprintf("%s", out)
+}
