@@ -1,4 +1,3 @@
-// Package e2e runs end-to-end scenarios over real processes.
 package e2e
 
 import (
