@@ -196,6 +196,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		cl.permit = permit
 	}
 	defer p.finish(cl, r, outcomeCancelled, 0, 0) // if the transport never ran
+	// Stream both ways: HTTP/1 handlers otherwise read the whole request
+	// body before the response may start. (HTTP/2 always is full duplex.)
+	_ = http.NewResponseController(w).EnableFullDuplex()
 	r.proxy.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), callKey{}, cl)))
 }
 

@@ -142,7 +142,15 @@ func (r *route) rewrite(pr *httputil.ProxyRequest) {
 			out.RawPath = ""
 		}
 	}
+	bare := out.Path == ""
 	pr.SetURL(r.target)
+	if bare {
+		// /{service} is the upstream URL itself, without a slash added.
+		out.Path, out.RawPath = r.target.Path, r.target.RawPath
+		if out.Path == "" {
+			out.Path = "/"
+		}
+	}
 	// Keep the chain of proxies in front of us; SetXForwarded appends the
 	// client's address.
 	if xff := pr.In.Header.Values("X-Forwarded-For"); len(xff) > 0 {
