@@ -163,6 +163,10 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, list
 		return err
 	}
 
+	// The cached config is in place before the first request.
+	if err := agent.Load(ctx); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err

@@ -155,6 +155,9 @@ type Agent struct {
 	ready   atomic.Bool
 	reportC chan struct{}
 
+	loadOnce sync.Once
+	loadErr  error
+
 	mu   sync.Mutex // guards st
 	st   Status
 	etag string
@@ -264,11 +267,20 @@ func (a *Agent) Status() Status {
 	return s
 }
 
-// Run loads the cached (or bootstrap) artifact, applies it, then polls the
-// CDN until ctx ends, reporting status alongside. It returns nil when ctx
-// ends, or an error if the cache directory cannot be used.
+// Load applies the verified cached artifact, or else the bootstrap file,
+// if there is one. Call it before serving, so a restart serves the last good
+// config from its first request; Run calls it if it has not been called. It
+// fails only if the cache directory cannot be used.
+func (a *Agent) Load(ctx context.Context) error {
+	a.loadOnce.Do(func() { a.loadErr = a.start(ctx) })
+	return a.loadErr
+}
+
+// Run loads the cached (or bootstrap) artifact unless Load did, then polls
+// the CDN until ctx ends, reporting status alongside. It returns nil when
+// ctx ends, or Load's error.
 func (a *Agent) Run(ctx context.Context) error {
-	if err := a.start(ctx); err != nil {
+	if err := a.Load(ctx); err != nil {
 		return err
 	}
 	var wg sync.WaitGroup

@@ -341,3 +341,24 @@ func TestNewChecksConfig(t *testing.T) {
 	_, err := configsync.New(baseConfig(t, k, instanceID), nil)
 	require.Error(t, err, "no applier")
 }
+
+func TestLoadAppliesTheCacheBeforeServing(t *testing.T) {
+	t.Parallel()
+	k := newKeyring(t)
+	cdn := newFakeCDN(t, testToken)
+	cdn.set(sign(t, k, instanceID, 8))
+	cfg := baseConfig(t, k, instanceID, cdn.srv.URL)
+	b := start(t, cfg)
+	b.waitApplied(t, 8)
+	b.stop()
+
+	cdn.setStatus(http.StatusServiceUnavailable)
+	a := newApplier()
+	agent, err := configsync.New(cfg, a)
+	require.NoError(t, err)
+	require.False(t, agent.Ready())
+	require.NoError(t, agent.Load(context.Background()))
+	require.True(t, agent.Ready(), "ready as soon as Load returns")
+	require.Equal(t, int64(8), agent.Status().AppliedVersion)
+	require.Equal(t, []int64{8}, a.versions)
+}
