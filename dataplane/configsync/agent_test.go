@@ -362,3 +362,18 @@ func TestLoadAppliesTheCacheBeforeServing(t *testing.T) {
 	require.Equal(t, int64(8), agent.Status().AppliedVersion)
 	require.Equal(t, []int64{8}, a.versions)
 }
+
+func TestFirstPublishArrivesQuickly(t *testing.T) {
+	t.Parallel()
+	k := newKeyring(t)
+	cdn := newFakeCDN(t, testToken) // 404 until set
+	cfg := baseConfig(t, k, instanceID, cdn.srv.URL)
+	cfg.BackoffBase, cfg.BackoffMax = time.Second, time.Minute
+	b := start(t, cfg)
+	eventually(t, func() bool { return cdn.requests() >= 1 }, "polled")
+	time.Sleep(3 * time.Second) // long enough for an uncapped backoff to grow
+	published := time.Now()
+	cdn.set(sign(t, k, instanceID, 1))
+	b.waitApplied(t, 1)
+	require.Less(t, time.Since(published), 2500*time.Millisecond)
+}

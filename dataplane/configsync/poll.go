@@ -24,7 +24,14 @@ func (a *Agent) pollLoop(ctx context.Context) {
 		}
 		if err != nil {
 			failures++
-			sleep(ctx, a.backoff(failures))
+			d := a.backoff(failures)
+			// No artifact published yet (a new instance): the first config
+			// should arrive within seconds, and the CDN answers a missing
+			// artifact from memory, so poll at least every notPublishedMax.
+			if errors.As(err, new(*errNotPublished)) {
+				d = min(d, notPublishedMax)
+			}
+			sleep(ctx, d)
 			continue
 		}
 		failures = 0
@@ -56,6 +63,15 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	}
 }
+
+// notPublishedMax caps the delay between polls while the CDN says no
+// artifact exists yet.
+const notPublishedMax = 2 * time.Second
+
+// errNotPublished marks a poll where some CDN URL answered 404.
+type errNotPublished struct{ error }
+
+func (e *errNotPublished) Unwrap() error { return e.error }
 
 // errStatus is a CDN answer other than 200 or 304.
 type errStatus struct {
@@ -97,11 +113,18 @@ func (a *Agent) pollOnce(ctx context.Context) (fresh bool, err error) {
 	}
 	err = errors.Join(errs...)
 	kind := syncErrNetwork
-	var se *errStatus
-	if errors.As(err, &se) {
-		kind = syncErrHTTPStatus
+	notPublished := false
+	for _, e := range errs {
+		var se *errStatus
+		if errors.As(e, &se) {
+			kind = syncErrHTTPStatus
+			notPublished = notPublished || se.code == http.StatusNotFound
+		}
 	}
 	a.syncError(ctx, kind, err)
+	if notPublished {
+		return false, &errNotPublished{err}
+	}
 	return false, err
 }
 
