@@ -97,7 +97,8 @@ type Config struct {
 	// HTTPClient is used for the CDN and the control plane; default a
 	// client with dial and header timeouts and no overall timeout.
 	HTTPClient *http.Client
-	Logger     *slog.Logger
+	// Logger is used as is; add the instance id to it (cmd/ does).
+	Logger *slog.Logger
 	// Registerer receives the agent's metrics; nil registers nowhere.
 	Registerer prometheus.Registerer
 	Now        func() time.Time
@@ -227,7 +228,7 @@ func New(cfg Config, a Applier) (*Agent, error) {
 	ag := &Agent{
 		cfg:     cfg,
 		applier: a,
-		log:     cfg.Logger.With("instance_id", cfg.InstanceID),
+		log:     cfg.Logger,
 		now:     cfg.Now,
 		client:  cfg.HTTPClient,
 		m:       m,
