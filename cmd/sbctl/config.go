@@ -73,7 +73,7 @@ func specYAML(cfg *switchboardv1.Config) string {
 	if err != nil {
 		return ""
 	}
-	y, err := yaml.JSONToYAML(j)
+	y, err := jsonToYAML(j)
 	if err != nil {
 		return ""
 	}
@@ -356,4 +356,3 @@ func configRollbackCmd(a *app) *cobra.Command {
 	requireFlag(c, "to-version")
 	return c
 }
-

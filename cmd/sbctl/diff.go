@@ -40,12 +40,13 @@ func unifiedDiff(fromName, toName, from, to string) string {
 		case i < len(a) && j < len(b) && a[i] == b[j]:
 			ops = append(ops, op{' ', a[i], i, j})
 			i, j = i+1, j+1
-		case j < len(b) && (i == len(a) || lcs[i][j+1] >= lcs[i+1][j]):
-			ops = append(ops, op{'+', b[j], i, j})
-			j++
-		default:
+		case i < len(a) && (j == len(b) || lcs[i+1][j] >= lcs[i][j+1]):
+			// Deletions before insertions, as diff(1) prints them.
 			ops = append(ops, op{'-', a[i], i, j})
 			i++
+		default:
+			ops = append(ops, op{'+', b[j], i, j})
+			j++
 		}
 	}
 	const context = 3
@@ -84,7 +85,15 @@ func unifiedDiff(fromName, toName, from, to string) string {
 				bLen++
 			}
 		}
-		fmt.Fprintf(&out, "@@ -%d,%d +%d,%d @@\n", ops[start].ai+1, aLen, ops[start].bi+1, bLen)
+		// Unified diff numbers lines from 1, and an empty side from 0.
+		aStart, bStart := ops[start].ai+1, ops[start].bi+1
+		if aLen == 0 {
+			aStart--
+		}
+		if bLen == 0 {
+			bStart--
+		}
+		fmt.Fprintf(&out, "@@ -%d,%d +%d,%d @@\n", aStart, aLen, bStart, bLen)
 		for _, o := range ops[start:end] {
 			fmt.Fprintf(&out, "%c %s\n", o.kind, o.text)
 		}

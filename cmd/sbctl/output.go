@@ -12,7 +12,6 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
-	"sigs.k8s.io/yaml"
 
 	switchboardv1 "github.com/switchboardhq/switchboard/gen/switchboard/v1"
 )
@@ -33,7 +32,7 @@ func (a *app) show(v any, table func(w io.Writer)) error {
 			return err
 		}
 		if a.output == "yaml" {
-			if b, err = yaml.JSONToYAML(b); err != nil {
+			if b, err = jsonToYAML(b); err != nil {
 				return err
 			}
 			_, err = a.out.Write(b)

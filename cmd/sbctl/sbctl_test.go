@@ -100,8 +100,10 @@ func (c *cli) fails(code int, args ...string) result {
 
 func requireErrorShape(t *testing.T, stderr string) {
 	t.Helper()
-	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
-	require.True(t, strings.HasPrefix(lines[0], "error: "), "stderr: %s", stderr)
+	// Progress (instance --wait) may come first; the error ends the output.
+	i := strings.LastIndex("\n"+stderr, "\nerror: ")
+	require.GreaterOrEqual(t, i, 0, "stderr: %s", stderr)
+	lines := strings.Split(strings.TrimRight(stderr[i:], "\n"), "\n")
 	require.True(t, strings.HasPrefix(lines[len(lines)-1], "hint: "), "stderr: %s", stderr)
 	for _, l := range lines[1 : len(lines)-1] {
 		require.True(t, strings.HasPrefix(l, "  "), "only indented detail lines between error and hint: %s", stderr)
