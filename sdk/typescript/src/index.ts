@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 
 import { APIKeyService } from "./gen/switchboard/v1/api_key_pb.js";
@@ -25,7 +25,7 @@ import { DataPlaneService } from "./gen/switchboard/v1/data_plane_pb.js";
 import { DataPlaneTokenService } from "./gen/switchboard/v1/data_plane_token_pb.js";
 import { InstanceService, InstanceState, type Instance } from "./gen/switchboard/v1/instance_pb.js";
 import { OrganizationService } from "./gen/switchboard/v1/organization_pb.js";
-import { retryReads, backoff, sleep, type RetryOptions } from "./retry.js";
+import { backoff, isUnavailable, retryReads, sleep, type RetryOptions } from "./retry.js";
 
 export * from "./gen/switchboard/v1/api_key_pb.js";
 export * from "./gen/switchboard/v1/audit_pb.js";
@@ -162,7 +162,7 @@ async function waitForInstance(
         throw new InstanceFailedError(inst);
       }
     } catch (e) {
-      if (!(e instanceof ConnectError) || e.code !== Code.Unavailable) throw e;
+      if (!isUnavailable(e)) throw e;
       err = e;
     }
     if (attempt >= retry.maxRetries) throw err;

@@ -31,6 +31,16 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
+ * Whether a call failed because the server could not be reached: the
+ * `Unavailable` code, or a network error from fetch (a `TypeError`, which
+ * connect-web reports as `Unknown`), as when the server is restarting.
+ */
+export function isUnavailable(e: unknown): boolean {
+  if (!(e instanceof ConnectError)) return false;
+  return e.code === Code.Unavailable || (e.code === Code.Unknown && e.cause instanceof TypeError);
+}
+
+/**
  * Retries unary Get… and List… calls — pure reads — that fail with
  * Unavailable. Writes are never retried: they may have happened.
  */
@@ -43,7 +53,7 @@ export function retryReads(o: Required<RetryOptions>): Interceptor {
       try {
         return await next(req);
       } catch (e) {
-        if (!(e instanceof ConnectError) || e.code !== Code.Unavailable || attempt >= o.maxRetries) throw e;
+        if (!isUnavailable(e) || attempt >= o.maxRetries) throw e;
         await sleep(backoff(o, attempt), req.signal);
       }
     }
