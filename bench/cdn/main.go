@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"time"
@@ -26,10 +27,21 @@ import (
 	"github.com/switchboardhq/switchboard/bench/internal/benchkit"
 )
 
+const serveGoFloorArg = "serve-go-floor"
+
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == benchkit.ServeCDNArg {
-		benchkit.ServeCDNMain(os.Args[2:])
-		return
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case benchkit.ServeCDNArg:
+			benchkit.ServeCDNMain(os.Args[2:])
+			return
+		case serveGoFloorArg:
+			if err := serveGoFloor(os.Args[2]); err != nil {
+				fmt.Fprintln(os.Stderr, "go floor:", err)
+				os.Exit(1)
+			}
+			return
+		}
 	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/cdn:", err)
@@ -40,7 +52,7 @@ func main() {
 type options struct {
 	threads, conns, rounds int
 	duration, warmup       time.Duration
-	with200                bool
+	with200, goFloor       bool
 	wrk, nginx             string
 }
 
@@ -50,8 +62,9 @@ func run() error {
 	flag.IntVar(&o.conns, "connections", 64, "wrk connections")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured wrk run")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up wrk run before each measured one")
-	flag.IntVar(&o.rounds, "rounds", 1, "measured runs per target and kind (the median is printed), alternating targets")
+	flag.IntVar(&o.rounds, "rounds", 3, "measured runs per target and kind (the median is printed), alternating targets")
 	flag.BoolVar(&o.with200, "200", true, "also measure unconditional GETs (200 with the body)")
+	flag.BoolVar(&o.goFloor, "gofloor", true, "also measure a trivial Go net/http server answering the same requests")
 	flag.StringVar(&o.wrk, "wrk", "wrk", "wrk binary")
 	flag.StringVar(&o.nginx, "nginx", "nginx", "nginx binary")
 	flag.Parse()
@@ -113,8 +126,13 @@ func run() error {
 	}
 	defer stopNginx()
 	nginxURL += "/artifact.pb"
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
 
-	// Both must answer the conditional GET with a 304 before we measure.
+	// Every target must answer the conditional GET with a 304 before we
+	// measure.
 	client := &http.Client{Timeout: 10 * time.Second}
 	cdnETag, err := etagOf(ctx, client, cdnURL, auth, len(body))
 	if err != nil {
@@ -124,62 +142,95 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("nginx: %w", err)
 	}
-	benchkit.Logf("artifact %d bytes; cdn %s etag %s; nginx %s etag %s", len(body), cdnProc.Ready, cdnETag, nginxURL, nginxETag)
+	goFloorProc, err := benchkit.StartChild(ctx, 10*time.Second,
+		[]string{fmt.Sprintf("GOMAXPROCS=%d", runtime.NumCPU())}, self, serveGoFloorArg, filepath.Join(www, "artifact.pb"))
+	if err != nil {
+		return err
+	}
+	defer goFloorProc.Stop()
+	goFloorURL := goFloorProc.Ready + "/artifact.pb"
+	goFloorETag, err := etagOf(ctx, client, goFloorURL, auth, len(body))
+	if err != nil {
+		return fmt.Errorf("go floor: %w", err)
+	}
+	benchkit.Logf("artifact %d bytes; cdn %s etag %s; nginx %s etag %s; go floor %s",
+		len(body), cdnProc.Ready, cdnETag, nginxURL, nginxETag, goFloorURL)
 
 	benchkit.Print("cdn_artifact_bytes", len(body))
 	benchkit.Print("cdn_wrk", fmt.Sprintf("%dt/%dc/%s", o.threads, o.conns, o.duration))
-	// nginx gets the same Authorization header (and ignores it), so both
-	// parse requests of the same size.
-	type kind struct {
-		name         string
-		cdnH, nginxH []string
+	// Every target gets the same Authorization header (the references
+	// ignore it), so all parse requests of the same size.
+	type target struct{ name, url, etag string }
+	targets := []target{{"cdn", cdnURL, cdnETag}, {"nginx", nginxURL, nginxETag}}
+	if o.goFloor {
+		targets = append(targets, target{"gofloor", goFloorURL, goFloorETag})
 	}
-	kinds := []kind{{"304",
-		[]string{"Authorization: " + auth, "If-None-Match: " + cdnETag},
-		[]string{"Authorization: " + auth, "If-None-Match: " + nginxETag}}}
+	kinds := []string{"304"}
 	if o.with200 {
-		kinds = append(kinds, kind{"200", []string{"Authorization: " + auth}, []string{"Authorization: " + auth}})
+		kinds = append(kinds, "200")
 	}
 	for _, k := range kinds {
-		var cdnRPS, nginxRPS []float64
+		rps := map[string][]float64{}
 		for r := 0; r < o.rounds; r++ {
-			// Alternate which goes first, so neither always runs on a
-			// warmer (or noisier) machine.
-			order := []string{"cdn", "nginx"}
-			if r%2 == 1 {
-				order = []string{"nginx", "cdn"}
-			}
-			for _, target := range order {
-				url, headers := cdnURL, k.cdnH
-				if target == "nginx" {
-					url, headers = nginxURL, k.nginxH
+			// Rotate which goes first, so none always runs on a warmer
+			// (or noisier) machine.
+			for i := range targets {
+				t := targets[(i+r)%len(targets)]
+				headers := []string{"Authorization: " + auth}
+				if k == "304" {
+					headers = append(headers, "If-None-Match: "+t.etag)
 				}
-				res, err := wrk(ctx, o, url, headers)
+				res, err := wrk(ctx, o, t.url, headers)
 				if err != nil {
-					return fmt.Errorf("wrk %s %s: %w", target, k.name, err)
+					return fmt.Errorf("wrk %s %s: %w", t.name, k, err)
 				}
 				benchkit.Logf("%s %s round %d: %.0f req/s, latency avg %s, bad %d, socket errors %d",
-					target, k.name, r+1, res.rps, res.latency, res.bad, res.socketErrors)
+					t.name, k, r+1, res.rps, res.latency, res.bad, res.socketErrors)
 				if res.bad > 0 || res.socketErrors > 0 {
-					benchkit.Print(target+"_"+k.name+"_errors", res.bad+res.socketErrors)
+					benchkit.Print(t.name+"_"+k+"_errors", res.bad+res.socketErrors)
 				}
-				if target == "cdn" {
-					cdnRPS = append(cdnRPS, res.rps)
-				} else {
-					nginxRPS = append(nginxRPS, res.rps)
-				}
+				rps[t.name] = append(rps[t.name], res.rps)
 			}
 		}
-		c, n := median(cdnRPS), median(nginxRPS)
-		benchkit.Print("cdn_"+k.name+"_rps", fmt.Sprintf("%.0f", c))
-		benchkit.Print("nginx_"+k.name+"_rps", fmt.Sprintf("%.0f", n))
-		benchkit.Print("cdn_vs_nginx_"+k.name+"_ratio", benchkit.Ratio(c, n))
-		if k.name == "304" {
+		c, n := median(rps["cdn"]), median(rps["nginx"])
+		benchkit.Print("cdn_"+k+"_rps", fmt.Sprintf("%.0f", c))
+		benchkit.Print("nginx_"+k+"_rps", fmt.Sprintf("%.0f", n))
+		benchkit.Print("cdn_vs_nginx_"+k+"_ratio", benchkit.Ratio(c, n))
+		if k == "304" {
 			// The headline figure; target ≥ 0.8.
 			benchkit.Print("cdn_vs_nginx_ratio", benchkit.Ratio(c, n))
 		}
+		if o.goFloor {
+			g := median(rps["gofloor"])
+			benchkit.Print("gofloor_"+k+"_rps", fmt.Sprintf("%.0f", g))
+			benchkit.Print("cdn_vs_gofloor_"+k+"_ratio", benchkit.Ratio(c, g))
+			benchkit.Print("gofloor_vs_nginx_"+k+"_ratio", benchkit.Ratio(g, n))
+		}
 	}
 	return nil
+}
+
+// serveGoFloor is the second reference: the least a Go net/http server can
+// do for the same requests (the file's bytes from memory, a fixed ETag, no
+// token check, no metrics). The CDN cannot beat it; cdn_vs_gofloor shows
+// the CDN's own cost, gofloor_vs_nginx net/http's.
+func serveGoFloor(path string) error {
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	etag := []string{`"gofloor-1"`}
+	length := []string{strconv.Itoa(len(body))}
+	return benchkit.ServeUntilEOF("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Etag"] = etag
+		if r.Header.Get("If-None-Match") == etag[0] {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		h["Content-Length"] = length
+		_, _ = w.Write(body)
+	}))
 }
 
 // etagOf GETs url and checks that a conditional GET with its ETag is a 304.
