@@ -94,6 +94,9 @@ type WorkerConfig struct {
 	APIURL string
 	// TrustedKeys are the public keys data planes verify artifacts with.
 	TrustedKeys string
+	// AllowPrivateTargets lets the breaker dial private upstreams (local
+	// development, where upstreams run on the same machine).
+	AllowPrivateTargets bool
 	// HealthTimeout bounds waiting for a started machine to answer /healthz.
 	HealthTimeout time.Duration
 }

@@ -12,6 +12,7 @@ cleanup() {
 	trap - EXIT INT TERM
 	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
 	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	[ -n "${own_s3:-}" ] && infra/versitygw.sh stop "$root/.data/s3"
 	[ -n "${own_pg:-}" ] && infra/postgres.sh stop "$root/.data/postgres"
 	echo "stopped." >&2
 }
@@ -24,14 +25,19 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 export DATABASE_URL
 
+if [ -z "${S3_ENDPOINT:-}" ]; then
+	echo "starting versitygw (S3) in .data/s3..." >&2
+	S3_ENDPOINT=$(infra/versitygw.sh start "$root/.data/s3")
+	own_s3=1
+	export S3_ACCESS_KEY_ID=switchboard S3_SECRET_ACCESS_KEY=switchboard-secret S3_REGION=us-east-1
+fi
+export S3_ENDPOINT
+
 go build -o .bin/ ./cmd/...
-# Until the data-plane images exist, localfly runs a stand-in for both: its
-# test echo server, which answers /healthz like a data plane.
-go build -o .bin/standin ./infra/localfly/testdata/echoserver
 export FLY_API_TOKEN=${FLY_API_TOKEN:-localfly}
 if [ -z "${FLY_FLAPS_BASE_URL:-}" ]; then
 	.bin/localfly --addr 127.0.0.1:4280 --token "$FLY_API_TOKEN" \
-		--image switchboard/breaker="$root/.bin/standin" --image switchboard/realtime="$root/.bin/standin" &
+		--image switchboard/breaker="$root/.bin/breaker" --image switchboard/realtime="$root/.bin/realtime" &
 	pids+=($!)
 	export FLY_FLAPS_BASE_URL=http://127.0.0.1:4280 LOCALFLY=1
 fi

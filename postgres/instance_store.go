@@ -93,14 +93,22 @@ func (s *InstanceStore) MintDataPlaneToken(ctx context.Context, instanceID strin
 		if err := tx.QueryRow(ctx, `SELECT data_plane_token_id FROM instances WHERE id = $1 FOR UPDATE`, instanceID).Scan(&confirmed); err != nil {
 			return mapErr(err, "instance")
 		}
-		if _, err := tx.Exec(ctx, `UPDATE data_plane_tokens SET revoked_at = $3
-			WHERE instance_id = $1 AND created_by = $2 AND revoked_at IS NULL AND id <> $4`,
-			instanceID, managedTokenCreator, now, confirmed); err != nil {
+		rows, err := tx.Query(ctx, `UPDATE data_plane_tokens SET revoked_at = $3
+			WHERE instance_id = $1 AND created_by = $2 AND revoked_at IS NULL AND id <> $4 RETURNING id`,
+			instanceID, managedTokenCreator, now, confirmed)
+		if err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO data_plane_tokens (id, instance_id, name, prefix, secret_hash, created_by, created_at)
-			VALUES ($1, $2, 'managed', $3, $4, $5, $6)`, id, instanceID, switchboard.TokenPrefix(secret), hash[:], managedTokenCreator, now)
-		return err
+		revoked, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO data_plane_tokens (id, instance_id, name, prefix, secret_hash, created_by, created_at)
+			VALUES ($1, $2, 'managed', $3, $4, $5, $6)`, id, instanceID, switchboard.TokenPrefix(secret), hash[:], managedTokenCreator, now); err != nil {
+			return err
+		}
+		// The CDN learns of both through its registry in S3.
+		return s.syncTokenRegistry(ctx, tx, append(revoked, id)...)
 	})
 	if err != nil {
 		return "", "", fmt.Errorf("mint data-plane token for %s: %w", instanceID, err)
@@ -108,11 +116,26 @@ func (s *InstanceStore) MintDataPlaneToken(ctx context.Context, instanceID strin
 	return id, secret, nil
 }
 
-// RevokeDataPlaneTokens revokes every token of the instance.
+// RevokeDataPlaneTokens revokes every token of the instance, and in the same
+// transaction queues the removal of their registry entries and of the
+// instance's artifacts (publish_config purges a deleted instance's objects).
 func (s *InstanceStore) RevokeDataPlaneTokens(ctx context.Context, instanceID string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE data_plane_tokens SET revoked_at = $2 WHERE instance_id = $1 AND revoked_at IS NULL`,
-		instanceID, s.now())
-	return err
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE data_plane_tokens SET revoked_at = $2 WHERE instance_id = $1 AND revoked_at IS NULL RETURNING id`,
+			instanceID, s.now())
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		if err := s.syncTokenRegistry(ctx, tx, ids...); err != nil {
+			return err
+		}
+		_, err = s.Jobs.InsertTx(ctx, tx, switchboard.PublishConfigArgs{InstanceID: instanceID}, publishUnique)
+		return err
+	})
 }
 
 // ListInstancesInState returns instances in any of the states.

@@ -15,7 +15,7 @@ import (
 
 // SecretDataPlaneToken is the app secret holding the instance's data-plane
 // token; Fly gives it to the machine as an environment variable.
-const SecretDataPlaneToken = "SWITCHBOARD_DATA_PLANE_TOKEN"
+const SecretDataPlaneToken = "SWITCHBOARD_TOKEN"
 
 // ProvisionInstanceWorker creates an instance's app, token secret and
 // machine, waits for it to start and answer its health check, and marks the
@@ -178,15 +178,19 @@ func (w *ProvisionInstanceWorker) ensureMachine(ctx context.Context, rec *switch
 	if !ok {
 		return nil, "", fmt.Errorf("instance %s has unknown size %q", rec.ID, rec.Size)
 	}
+	env := map[string]string{
+		"SWITCHBOARD_INSTANCE_ID":  rec.ID,
+		"SWITCHBOARD_CDN_URL":      w.p.Config.CDNURL,
+		"SWITCHBOARD_API_URL":      w.p.Config.APIURL,
+		"SWITCHBOARD_TRUSTED_KEYS": w.p.Config.TrustedKeys,
+	}
+	if w.p.Config.AllowPrivateTargets {
+		env["SWITCHBOARD_ALLOW_PRIVATE_TARGETS"] = "true"
+	}
 	spec := switchboard.MachineSpec{
 		Name:  rec.Name,
 		Image: switchboard.Images[rec.Kind],
-		Env: map[string]string{
-			"SWITCHBOARD_INSTANCE_ID":  rec.ID,
-			"SWITCHBOARD_CDN_URL":      w.p.Config.CDNURL,
-			"SWITCHBOARD_API_URL":      w.p.Config.APIURL,
-			"SWITCHBOARD_TRUSTED_KEYS": w.p.Config.TrustedKeys,
-		},
+		Env:   env,
 		Metadata:     map[string]string{switchboard.MetadataInstanceID: rec.ID, switchboard.MetadataGeneration: gen},
 		CPUKind:      size.CPUKind,
 		CPUs:         size.CPUs,

@@ -56,7 +56,9 @@ func (w *PublishConfigWorker) Work(ctx context.Context, job *river.Job[switchboa
 	for {
 		c, err := w.p.Store.LatestConfig(ctx, id)
 		if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
-			return nil // deleted meanwhile: nothing to publish
+			// No config yet (nothing stored either) or the instance is being
+			// deleted: its artifacts must not outlive it.
+			return w.purge(ctx, id)
 		}
 		if err != nil {
 			return err
@@ -98,6 +100,23 @@ func (w *PublishConfigWorker) publish(ctx context.Context, c *switchboard.Config
 		}
 	}
 	w.p.Logger.InfoContext(ctx, "published config", "instance", id, "version", c.Version, "bytes", len(envelope))
+	return nil
+}
+
+// purge deletes every artifact of an instance.
+func (w *PublishConfigWorker) purge(ctx context.Context, id string) error {
+	keys, err := w.p.Blobs.List(ctx, "artifacts/"+id+"/", "", 0)
+	if err != nil {
+		return fmt.Errorf("list artifacts of %s: %w", id, err)
+	}
+	for _, k := range keys {
+		if err := w.p.Blobs.Delete(ctx, k); err != nil {
+			return fmt.Errorf("delete %s: %w", k, err)
+		}
+	}
+	if len(keys) > 0 && w.p.Notifier != nil {
+		_ = w.p.Notifier.Notify(ctx, id)
+	}
 	return nil
 }
 

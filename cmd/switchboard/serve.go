@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/switchboardhq/switchboard/compile"
 	"github.com/switchboardhq/switchboard/password"
 	"github.com/switchboardhq/switchboard/postgres"
 	"github.com/switchboardhq/switchboard/services"
@@ -37,11 +38,27 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 		return err
 	}
 	db := &postgres.DB{Pool: pool, Now: time.Now, Logger: logger}
+	pc, err := loadPublishConfig(cfg, logger)
+	if err != nil {
+		return err
+	}
+	blobs, err := openBlobs(ctx, pc)
+	if err != nil {
+		return err
+	}
+	if cfg.has("cdn") {
+		stopCDN, err := serveCDN(ctx, pc, blobs, logger)
+		if err != nil {
+			return err
+		}
+		defer stopCDN()
+	}
+	svc := postgres.NewServices(db, password.Default)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	jobs, err := newJobs(ctx, cfg, pool, db, "http://"+ln.Addr().String(), logger)
+	jobs, err := newJobs(ctx, cfg, pool, db, "http://"+ln.Addr().String(), publishParams(pc, svc.Configs, blobs, logger), pc, logger)
 	if err != nil {
 		return err
 	}
@@ -56,7 +73,6 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 			_ = jobs.Stop(stopCtx)
 		}()
 	}
-	svc := postgres.NewServices(db, password.Default)
 	handler := services.NewHandler(services.Params{
 		Logger:        logger,
 		Auth:          svc.Auth,
@@ -64,6 +80,12 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 		APIKeys:       svc.APIKeys,
 		Audit:         svc.Audit,
 		Instances:     svc.Instances,
+		Configs:       svc.Configs,
+		Tokens:        svc.Tokens,
+		DataPlanes:    svc.Tokens,
+		Compile:       compile.Options{AllowPrivateTargets: pc.AllowPrivate},
+		CDNURL:        pc.CDNURL,
+		TrustedKeys:   pc.Keyring.TrustedKeys(),
 	})
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	// h2c lets gRPC clients in without TLS; Connect and gRPC-Web use HTTP/1.1 too.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -83,21 +82,39 @@ func envDuration(key string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
-// newJobs returns the River client: with workers and the periodic reconcile
-// when this process has the worker role, insert-only otherwise.
-func newJobs(ctx context.Context, cfg *config, pool *pgxpool.Pool, db *postgres.DB, apiURL string, logger *slog.Logger) (*river.Client[pgx.Tx], error) {
-	if cfg.has("worker") && cfg.Dev && os.Getenv("FLY_API_TOKEN") == "" {
-		// make run starts localfly and sets it; a bare `switchboard dev` still
-		// serves the API, with instances waiting in PENDING.
-		logger.Warn("FLY_API_TOKEN is not set: not running the workers; instances stay pending (make run starts localfly)")
-		cfg.Roles = slices.DeleteFunc(cfg.Roles, func(r string) bool { return r == "worker" })
-	}
+// newJobs returns the River client: with workers when this process has the
+// worker role (publishing always; provisioning when a Machines API token is
+// set), insert-only otherwise.
+func newJobs(ctx context.Context, cfg *config, pool *pgxpool.Pool, db *postgres.DB, apiURL string, publish workers.PublishParams, pc *publishConfig, logger *slog.Logger) (*river.Client[pgx.Tx], error) {
 	if !cfg.has("worker") {
 		return river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: logger})
+	}
+	w := river.NewWorkers()
+	workers.RegisterPublishing(w, publish)
+	riverCfg := &river.Config{
+		Logger:            logger,
+		Workers:           w,
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 50}},
+		FetchCooldown:     50 * time.Millisecond,
+		FetchPollInterval: 100 * time.Millisecond,
+		RetryPolicy:       workers.RetryPolicy{Base: time.Second, Max: 2 * time.Minute},
+	}
+	if cfg.Dev && os.Getenv("FLY_API_TOKEN") == "" {
+		// make run starts localfly and sets it; a bare `switchboard dev` still
+		// serves the API and publishes configs, with instances waiting in PENDING.
+		logger.Warn("FLY_API_TOKEN is not set: not provisioning; instances stay pending (make run starts localfly)")
+		return river.NewClient(riverpgxv5.New(pool), riverCfg)
 	}
 	wc, err := loadWorkerConfig(apiURL)
 	if err != nil {
 		return nil, err
+	}
+	if wc.Machine.CDNURL == "" {
+		wc.Machine.CDNURL = pc.CDNURL
+	}
+	wc.Machine.AllowPrivateTargets = pc.AllowPrivate
+	if wc.Machine.TrustedKeys == "" {
+		wc.Machine.TrustedKeys = publish.Keyring.TrustedKeys().String()
 	}
 	machines, err := fly.New(ctx, fly.Params{Token: wc.FlyToken, Org: wc.FlyOrg, LocalBaseURL: localURL(wc)})
 	if err != nil {
@@ -118,19 +135,11 @@ func newJobs(ctx context.Context, cfg *config, pool *pgxpool.Pool, db *postgres.
 			}
 		}
 	}
-	w := river.NewWorkers()
 	workers.Register(w, p)
-	return river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Logger:               logger,
-		Workers:              w,
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 50}},
-		PeriodicJobs:         workers.PeriodicJobs(wc.ReconcileInterval),
-		FetchCooldown:        50 * time.Millisecond,
-		FetchPollInterval:    100 * time.Millisecond,
-		RetryPolicy:          workers.RetryPolicy{Base: time.Second, Max: 2 * time.Minute},
-		JobTimeout:           wc.JobTimeout,
-		RescueStuckJobsAfter: wc.RescueAfter,
-	})
+	riverCfg.PeriodicJobs = workers.PeriodicJobs(wc.ReconcileInterval)
+	riverCfg.JobTimeout = wc.JobTimeout
+	riverCfg.RescueStuckJobsAfter = wc.RescueAfter
+	return river.NewClient(riverpgxv5.New(pool), riverCfg)
 }
 
 func localURL(wc *workerConfig) string {
