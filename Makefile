@@ -30,5 +30,5 @@ lint: tools
 	buf lint
 	buf format -d --exit-code
 
-bench: tools
-	@infra/bench.sh
+bench: tools ## Run the benchmarks (bench/README.md); BENCH="cdn longpoll" picks some.
+	@infra/bench.sh $(BENCH)
