@@ -36,7 +36,7 @@ export S3_ENDPOINT
 go build -o .bin/ ./cmd/...
 export FLY_API_TOKEN=${FLY_API_TOKEN:-localfly}
 if [ -z "${FLY_FLAPS_BASE_URL:-}" ]; then
-	.bin/localfly --addr 127.0.0.1:4280 --token "$FLY_API_TOKEN" \
+	.bin/localfly --addr 127.0.0.1:4280 --token "$FLY_API_TOKEN" --data-dir "$root/.data/machines" \
 		--image switchboard/breaker="$root/.bin/breaker" --image switchboard/realtime="$root/.bin/realtime" &
 	pids+=($!)
 	export FLY_FLAPS_BASE_URL=http://127.0.0.1:4280 LOCALFLY=1

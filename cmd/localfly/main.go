@@ -51,6 +51,7 @@ func run(args []string) error {
 	spec := fs.String("spec", "../shared/specs/fly-machines-api.swagger.json", "Machines API Swagger 2.0 spec, relative to the working directory")
 	images := imageFlag{}
 	fs.Var(images, "image", "image name=path of the local binary to run for it (repeatable)")
+	dataDir := fs.String("data-dir", "", "directory for the machines' own directories (default: a new temporary directory)")
 	regions := fs.String("regions", strings.Join(localfly.DefaultRegions(), ","), "comma-separated regions to accept")
 	stopTimeout := fs.Duration("stop-timeout", 5*time.Second, "grace period between the stop signal and SIGKILL")
 	errorRate := fs.Float64("fault-error-rate", 0, "fraction of /v1 requests answered with a 5xx")
@@ -77,7 +78,8 @@ func run(args []string) error {
 		Images:      images,
 		Regions:     splitList(*regions),
 		StopTimeout: *stopTimeout,
-		BaseEnv:     []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")},
+		DataDir:     *dataDir,
+		BaseEnv:     []string{"PATH=" + os.Getenv("PATH")},
 		Faults: localfly.Faults{
 			ErrorRate:         *errorRate,
 			ErrorStatus:       *errorStatus,

@@ -26,9 +26,12 @@
 // a local binary. config.image is looked up as given and then without its
 // ":tag" or "@digest"; an unknown image is a 422 at create or update time. The
 // binary runs with config.init.cmd as its arguments, in its own process group,
-// with this environment and nothing else:
+// in the machine's own directory under Params.DataDir (kept across restarts, as
+// a volume would be, and removed on destroy), with this environment and
+// nothing else:
 //
-//   - Params.BaseEnv (cmd passes PATH and HOME),
+//   - HOME and XDG_CACHE_HOME inside the machine's directory,
+//   - Params.BaseEnv (cmd passes PATH),
 //   - the app's secrets (unless the machine was created with skip_secrets),
 //   - config.env,
 //   - PORT, FLY_MACHINE_ID, FLY_APP_NAME, FLY_REGION, FLY_IMAGE_REF,

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -30,13 +32,18 @@ type processExit struct {
 type processSpec struct {
 	binary string
 	args   []string
+	dir    string // created if missing; the working directory, HOME and XDG_CACHE_HOME
 	env    []string
 	log    *slog.Logger
 }
 
 func startProcess(spec processSpec) (*process, error) {
+	if err := os.MkdirAll(filepath.Join(spec.dir, ".cache"), 0o700); err != nil {
+		return nil, fmt.Errorf("machine directory: %w", err)
+	}
 	cmd := exec.Command(spec.binary, spec.args...)
-	cmd.Env = spec.env
+	cmd.Dir = spec.dir
+	cmd.Env = append([]string{"HOME=" + spec.dir, "XDG_CACHE_HOME=" + filepath.Join(spec.dir, ".cache")}, spec.env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Stdout = &lineLogger{log: spec.log, stream: "stdout"}
 	cmd.Stderr = &lineLogger{log: spec.log, stream: "stderr"}

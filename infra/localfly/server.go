@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -37,8 +38,13 @@ type Params struct {
 	// Faults are injected from the start; /localfly/faults changes them.
 	Faults Faults
 	// BaseEnv is given to every machine process before secrets and
-	// config.env, e.g. PATH and HOME. Machines inherit nothing else.
+	// config.env, e.g. PATH. Machines inherit nothing else.
 	BaseEnv []string
+	// DataDir holds one directory per machine: its working directory, HOME
+	// and XDG_CACHE_HOME. It survives stops and restarts (as a volume would
+	// on Fly) and is removed when the machine is destroyed. Defaults to a
+	// new temporary directory.
+	DataDir string
 	// StopTimeout is how long a stopping process gets between its stop
 	// signal and SIGKILL when neither the request nor the config says.
 	// Defaults to 5s.
@@ -58,6 +64,7 @@ type Server struct {
 	images      map[string]string
 	regions     []string
 	baseEnv     []string
+	dataDir     string
 	stopTimeout time.Duration
 	now         func() time.Time
 	rand        func() float64
@@ -98,6 +105,7 @@ func New(p Params) (*Server, error) {
 		images:      p.Images,
 		regions:     slices.Clone(p.Regions),
 		baseEnv:     slices.Clone(p.BaseEnv),
+		dataDir:     p.DataDir,
 		stopTimeout: p.StopTimeout,
 		now:         p.Now,
 		rand:        p.Rand,
@@ -111,6 +119,11 @@ func New(p Params) (*Server, error) {
 	}
 	if s.stopTimeout <= 0 {
 		s.stopTimeout = 5 * time.Second
+	}
+	if s.dataDir == "" {
+		if s.dataDir, err = os.MkdirTemp("", "localfly-"); err != nil {
+			return nil, fmt.Errorf("localfly: machine data directory: %w", err)
+		}
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"syscall"
@@ -70,6 +72,7 @@ func (s *Server) startLocked(ctx context.Context, m *machine) {
 	p, err := startProcess(processSpec{
 		binary: m.image.binary,
 		args:   m.config.Init.Cmd,
+		dir:    s.machineDir(m),
 		env:    s.envLocked(m),
 		log:    s.log.With("app", m.app.name, "machine", m.id),
 	})
@@ -89,6 +92,9 @@ func (s *Server) startLocked(ctx context.Context, m *machine) {
 		s.exited(m, p)
 	}()
 }
+
+// machineDir is the machine's own directory (see Params.DataDir).
+func (s *Server) machineDir(m *machine) string { return filepath.Join(s.dataDir, m.id) }
 
 // envLocked is the process environment described in the package doc. Later
 // entries win (os/exec keeps the last of duplicate keys).
@@ -223,6 +229,7 @@ func (s *Server) destroyLocked(ctx context.Context, m *machine, kill bool) {
 }
 
 func (s *Server) finishDestroyLocked(m *machine) {
+	_ = os.RemoveAll(s.machineDir(m))
 	m.intent = intentNone
 	m.lease = nil
 	s.recordLocked(m, "destroy", stateDestroyed, "flyd", nil)
