@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,6 +45,7 @@ func binaries(t *testing.T) string {
 		for pkg, name := range map[string]string{
 			"../cmd/switchboard": "switchboard", "../cmd/localfly": "localfly",
 			"../infra/localfly/testdata/echoserver": "standin",
+			"../cmd/breaker": "breaker", "../cmd/realtime": "realtime",
 		} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg).CombinedOutput()
 			if err != nil {
@@ -93,19 +95,32 @@ func start(t *testing.T, name string, env []string, bin string, args ...string) 
 	p := &proc{cmd: exec.Command(bin, args...), logs: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	// If the test binary dies (a timeout panic skips cleanups), so do its
+	// servers; SIGTERM lets localfly take its machines down with it.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	require.NoError(t, p.cmd.Start())
 	go func() {
 		_ = p.cmd.Wait()
 		close(p.exited)
 	}()
 	t.Cleanup(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.exited
+		p.stop()
 		if t.Failed() {
 			t.Logf("%s output:\n%s", name, p.logs.String())
 		}
 	})
 	return p
+}
+
+// stop asks the process to shut down and kills it if it has not within 10 s.
+func (p *proc) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	}
 }
 
 // kill9 kills the process with SIGKILL: no shutdown, no cleanup.

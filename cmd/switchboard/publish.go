@@ -76,6 +76,9 @@ func loadPublishConfig(cfg *config, logger *slog.Logger) (*publishConfig, error)
 		}
 	}
 	if keys == "" {
+		if !cfg.has("api") && !cfg.has("worker") {
+			return pc, nil // the CDN serves artifacts; it never signs or hands out keys
+		}
 		return nil, errors.New("SWITCHBOARD_SIGNING_KEYS is required (an Ed25519 keyring; switchboard dev makes one)")
 	}
 	kr, err := compile.ParseKeyring(keys)

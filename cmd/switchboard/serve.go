@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/switchboardhq/switchboard/blob"
 	"github.com/switchboardhq/switchboard/compile"
 	"github.com/switchboardhq/switchboard/password"
 	"github.com/switchboardhq/switchboard/postgres"
@@ -16,6 +17,9 @@ import (
 )
 
 func migrate(ctx context.Context, cfg *config, logger *slog.Logger) error {
+	if cfg.DatabaseURL == "" {
+		return errNoDatabase
+	}
 	pool, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
@@ -29,15 +33,6 @@ func migrate(ctx context.Context, cfg *config, logger *slog.Logger) error {
 }
 
 func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := postgres.Migrate(ctx, pool, logger); err != nil {
-		return err
-	}
-	db := &postgres.DB{Pool: pool, Now: time.Now, Logger: logger}
 	pc, err := loadPublishConfig(cfg, logger)
 	if err != nil {
 		return err
@@ -53,12 +48,39 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 		}
 		defer stopCDN()
 	}
-	svc := postgres.NewServices(db, password.Default)
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	if !cfg.has("api") && !cfg.has("worker") {
+		// The CDN never touches Postgres: it runs on S3 alone.
+		<-ctx.Done()
+		logger.Info("stopped cleanly")
+		return nil
 	}
-	jobs, err := newJobs(ctx, cfg, pool, db, "http://"+ln.Addr().String(), publishParams(pc, svc.Configs, blobs, logger), pc, logger)
+	return serveControlPlane(ctx, cfg, pc, blobs, logger)
+}
+
+// serveControlPlane runs the api and worker roles over Postgres.
+func serveControlPlane(ctx context.Context, cfg *config, pc *publishConfig, blobs *blob.Store, logger *slog.Logger) error {
+	if cfg.DatabaseURL == "" {
+		return errNoDatabase
+	}
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := postgres.Migrate(ctx, pool, logger); err != nil {
+		return err
+	}
+	db := &postgres.DB{Pool: pool, Now: time.Now, Logger: logger}
+	svc := postgres.NewServices(db, password.Default)
+	var ln net.Listener
+	apiURL := "http://" + cfg.Addr
+	if cfg.has("api") {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		}
+		apiURL = "http://" + ln.Addr().String()
+	}
+	jobs, err := newJobs(ctx, cfg, pool, db, apiURL, publishParams(pc, svc.Configs, blobs, logger), pc, logger)
 	if err != nil {
 		return err
 	}
@@ -72,6 +94,11 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 			defer cancel()
 			_ = jobs.Stop(stopCtx)
 		}()
+	}
+	if ln == nil {
+		<-ctx.Done()
+		logger.Info("stopped cleanly")
+		return nil
 	}
 	handler := services.NewHandler(services.Params{
 		Logger:        logger,
@@ -93,10 +120,9 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)
 
-	url := "http://" + ln.Addr().String()
-	logger.Info("API listening", "url", url)
+	logger.Info("API listening", "url", apiURL)
 	if cfg.Dev {
-		printWelcome(url)
+		printWelcome(apiURL, pc.CDNURL)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -114,11 +140,12 @@ func serve(ctx context.Context, cfg *config, logger *slog.Logger) error {
 	return nil
 }
 
-func printWelcome(url string) {
+func printWelcome(url, cdnURL string) {
 	fmt.Printf(`
 Switchboard is running.
 
   API:  %[1]s
+  CDN:  %[2]s
 
 Sign up (Connect JSON):
 
@@ -126,6 +153,9 @@ Sign up (Connect JSON):
     -H 'Content-Type: application/json' \
     -d '{"email":"you@example.com","password":"correct horse battery","name":"You"}'
 
+Then create an API key and automate with it (README.md shows how), or use the
+CLI: go build -o .bin/ ./cmd/sbctl && .bin/sbctl --api-url %[1]s login --email you@example.com
+
 Press Ctrl-C to stop everything.
-`, url)
+`, url, cdnURL)
 }
