@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/switchboardhq/switchboard"
 )
@@ -25,14 +24,12 @@ var (
 	_ switchboard.PublishStore  = (*ConfigService)(nil)
 )
 
-// publishUnique coalesces bursts: while a publish of the instance is queued
-// or running, further updates add nothing. The worker republishes until the
-// latest version is out, so an update made while it runs is not lost.
-var publishUnique = &river.InsertOpts{UniqueOpts: river.UniqueOpts{
-	ByArgs: true,
-	ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
-		rivertype.JobStateScheduled, rivertype.JobStateRetryable},
-}}
+// publishOpts enqueue publish_config without River uniqueness: a unique job
+// stays "running" until River's completer flushes it, so an update landing
+// in that window would be dropped. The worker coalesces instead: each job
+// publishes the latest version under a per-instance lock, and jobs that find
+// it already published return at once, so a burst still yields one artifact.
+var publishOpts *river.InsertOpts
 
 func checkInstanceID(id string) error {
 	var v switchboard.Violations
@@ -154,7 +151,7 @@ func (s *ConfigService) insertVersion(ctx context.Context, tx pgx.Tx, rec *switc
 		rec.ID, version, now).Scan(&published); err != nil {
 		return nil, err
 	}
-	if _, err := s.Jobs.InsertTx(ctx, tx, switchboard.PublishConfigArgs{InstanceID: rec.ID}, publishUnique); err != nil {
+	if _, err := s.Jobs.InsertTx(ctx, tx, switchboard.PublishConfigArgs{InstanceID: rec.ID}, publishOpts); err != nil {
 		return nil, fmt.Errorf("enqueue publish_config: %w", err)
 	}
 	if details == nil {

@@ -133,7 +133,7 @@ func (s *InstanceStore) RevokeDataPlaneTokens(ctx context.Context, instanceID st
 		if err := s.syncTokenRegistry(ctx, tx, ids...); err != nil {
 			return err
 		}
-		_, err = s.Jobs.InsertTx(ctx, tx, switchboard.PublishConfigArgs{InstanceID: instanceID}, publishUnique)
+		_, err = s.Jobs.InsertTx(ctx, tx, switchboard.PublishConfigArgs{InstanceID: instanceID}, publishOpts)
 		return err
 	})
 }

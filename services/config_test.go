@@ -157,11 +157,11 @@ func TestConfigVersionsAndConcurrency(t *testing.T) {
 	require.EqualValues(t, 1, more.Configs[0].Version)
 	require.Empty(t, more.NextPageToken)
 
-	// Every accepted version queued one publish (bursts coalesce while waiting).
+	// Every accepted version queued its publish in the same transaction.
 	var publishes int
 	require.NoError(t, f.env.DB.Pool.QueryRow(context.Background(),
 		`SELECT count(*) FROM river_job WHERE kind = 'publish_config' AND args->>'instance_id' = $1`, id).Scan(&publishes))
-	require.Equal(t, 1, publishes)
+	require.Equal(t, 3, publishes)
 
 	// A realtime config for a breaker instance names the field.
 	_, err = f.env.Configs.UpdateConfig(ctx, &switchboardv1.UpdateConfigRequest{InstanceId: id, BaseVersion: 3,

@@ -36,8 +36,9 @@ func RegisterPublishing(w *river.Workers, p PublishParams) {
 // PublishConfigWorker compiles an instance's latest config into a signed
 // artifact and uploads it: the immutable version first, then latest.pb, then
 // a change-feed entry, and only then marks it published — so the version a
-// user sees as published is always in S3. Jobs are unique per instance while
-// waiting, so a burst of updates publishes once, with the latest version.
+// user sees as published is always in S3. Every update enqueues a job; a
+// job publishes the latest version under a per-instance lock, and the jobs
+// behind it find it published and return, so a burst yields one artifact.
 type PublishConfigWorker struct {
 	river.WorkerDefaults[switchboard.PublishConfigArgs]
 	p PublishParams
@@ -51,8 +52,8 @@ func (w *PublishConfigWorker) Work(ctx context.Context, job *river.Job[switchboa
 	}
 	defer unlock()
 
-	// Loop: an update committed while this job runs could not enqueue another
-	// (the job is unique while running), so publish until nothing is newer.
+	// Publish until nothing is newer: cheap insurance, since an update
+	// committed meanwhile also enqueued its own job.
 	for {
 		c, err := w.p.Store.LatestConfig(ctx, id)
 		if switchboard.ErrorCode(err) == switchboard.ENOTFOUND {
