@@ -85,4 +85,3 @@ func (h *DataPlaneHandler) ReportStatus(ctx context.Context, req *switchboardv1.
 	}
 	return &switchboardv1.ReportStatusResponse{}, h.DataPlanes.ReportStatus(ctx, token, st)
 }
-

@@ -89,8 +89,6 @@ func instanceRPCs() []instRPC {
 	}
 }
 
-
-
 var nameSeq = make(chan int, 1)
 
 func init() { nameSeq <- 0 }

@@ -8,7 +8,9 @@ import (
 )
 
 // OrganizationHandler serves switchboard.v1.OrganizationService.
-type OrganizationHandler struct{ Orgs switchboard.OrganizationService }
+type OrganizationHandler struct {
+	Orgs switchboard.OrganizationService
+}
 
 func (h *OrganizationHandler) CreateOrganization(ctx context.Context, req *switchboardv1.CreateOrganizationRequest) (*switchboardv1.CreateOrganizationResponse, error) {
 	o, err := h.Orgs.CreateOrganization(ctx, req.Name, req.Slug)

@@ -188,9 +188,9 @@ func (w *ProvisionInstanceWorker) ensureMachine(ctx context.Context, rec *switch
 		env["SWITCHBOARD_ALLOW_PRIVATE_TARGETS"] = "true"
 	}
 	spec := switchboard.MachineSpec{
-		Name:  rec.Name,
-		Image: switchboard.Images[rec.Kind],
-		Env:   env,
+		Name:         rec.Name,
+		Image:        switchboard.Images[rec.Kind],
+		Env:          env,
 		Metadata:     map[string]string{switchboard.MetadataInstanceID: rec.ID, switchboard.MetadataGeneration: gen},
 		CPUKind:      size.CPUKind,
 		CPUs:         size.CPUs,
