@@ -17,18 +17,22 @@ tools:
 build:
 	go build -o .bin/ ./cmd/...
 
-generate: tools ## Rebuild gen/ and the TypeScript SDK's generated code from proto/.
+generate: tools ## Rebuild gen/, the TypeScript SDK's generated code and docs/api from proto/.
 	rm -rf gen sdk/typescript/src/gen
 	buf generate
 
-checkgenerate: generate ## Fail when checked-in generated code is stale.
-	@git diff --exit-code -- gen sdk/typescript/src/gen || { echo "generated code is stale: run make generate" >&2; exit 1; }
-	@test -z "$$(git status --porcelain -- gen sdk/typescript/src/gen)" || { git status --porcelain -- gen sdk/typescript/src/gen; echo "generated code is stale: run make generate" >&2; exit 1; }
+GENERATED := gen sdk/typescript/src/gen docs/api/switchboard.openapi.yaml
+
+checkgenerate: generate ## Fail when checked-in generated code (Go, TypeScript, the OpenAPI reference) is stale.
+	@git diff --exit-code -- $(GENERATED) || { echo "generated code is stale: run make generate" >&2; exit 1; }
+	@test -z "$$(git status --porcelain -- $(GENERATED))" || { git status --porcelain -- $(GENERATED); echo "generated code is stale: run make generate" >&2; exit 1; }
 
 lint: tools
 	go vet ./...
 	buf lint
 	buf format -d --exit-code
+	@# The public API must not break between commits of main.
+	@if git rev-parse -q --verify HEAD~1 >/dev/null; then buf breaking --against '.git#ref=HEAD~1'; fi
 
 bench: tools ## Run the benchmarks (bench/README.md); BENCH="cdn longpoll" picks some.
 	@infra/bench.sh $(BENCH)
