@@ -21,7 +21,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,17 +28,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"runtime/debug"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/switchboardhq/switchboard/compile"
+	"github.com/switchboardhq/switchboard/cmd/internal/dataplaneenv"
 	"github.com/switchboardhq/switchboard/dataplane/breaker"
 	"github.com/switchboardhq/switchboard/dataplane/configsync"
 	artifactv1 "github.com/switchboardhq/switchboard/gen/switchboard/artifact/v1"
@@ -58,78 +53,9 @@ func main() {
 	}
 }
 
-// config is what run reads from the environment.
-type config struct {
-	addr         string
-	agent        configsync.Config
-	allowPrivate bool
-	logLevel     slog.Level
-}
-
-func readConfig(getenv func(string) string) (config, error) {
-	c := config{addr: ":8080"}
-	if port := getenv("PORT"); port != "" {
-		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-			return c, fmt.Errorf("PORT: %q is not a port number", port)
-		}
-		c.addr = ":" + port
-	}
-	a := configsync.Config{
-		InstanceID:    getenv("SWITCHBOARD_INSTANCE_ID"),
-		Kind:          artifactv1.Kind_KIND_BREAKER,
-		Token:         getenv("SWITCHBOARD_TOKEN"),
-		APIURL:        strings.TrimSpace(getenv("SWITCHBOARD_API_URL")),
-		BootstrapFile: getenv("SWITCHBOARD_BOOTSTRAP_ARTIFACT"),
-		NodeID:        getenv("FLY_MACHINE_ID"),
-		AgentVersion:  version(),
-		CacheDir:      getenv("SWITCHBOARD_CACHE_DIR"),
-	}
-	if a.InstanceID == "" {
-		return c, errors.New("SWITCHBOARD_INSTANCE_ID is required")
-	}
-	for u := range strings.SplitSeq(getenv("SWITCHBOARD_CDN_URL"), ",") {
-		if u = strings.TrimSpace(u); u != "" {
-			a.URLs = append(a.URLs, u)
-		}
-	}
-	if len(a.URLs) > 0 && a.Token == "" {
-		return c, errors.New("SWITCHBOARD_TOKEN (a data-plane token, sb_dp_…) is required with SWITCHBOARD_CDN_URL")
-	}
-	keys := getenv("SWITCHBOARD_TRUSTED_KEYS")
-	if keys == "" {
-		return c, errors.New("SWITCHBOARD_TRUSTED_KEYS is required (keyid:base64key, as CreateDataPlaneToken returns)")
-	}
-	trusted, err := compile.ParseTrustedKeys(keys)
-	if err != nil {
-		return c, fmt.Errorf("SWITCHBOARD_TRUSTED_KEYS: %w", err)
-	}
-	a.Trusted = trusted
-	if a.CacheDir == "" {
-		if xdg := getenv("XDG_CACHE_HOME"); xdg != "" {
-			a.CacheDir = filepath.Join(xdg, "switchboard")
-		} else {
-			a.CacheDir = ".switchboard-cache"
-		}
-	}
-	if v := getenv("SWITCHBOARD_ALLOW_PRIVATE_TARGETS"); v != "" {
-		if c.allowPrivate, err = strconv.ParseBool(v); err != nil {
-			return c, fmt.Errorf("SWITCHBOARD_ALLOW_PRIVATE_TARGETS: %q is not true or false", v)
-		}
-	}
-	if v := getenv("SWITCHBOARD_LOG_LEVEL"); v != "" {
-		if err := c.logLevel.UnmarshalText([]byte(v)); err != nil {
-			return c, fmt.Errorf("SWITCHBOARD_LOG_LEVEL: %w", err)
-		}
-	}
-	c.agent = a
-	return c, nil
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
+// readConfig reads the data-plane environment (see dataplaneenv).
+func readConfig(getenv func(string) string) (dataplaneenv.Config, error) {
+	return dataplaneenv.Read(getenv, artifactv1.Kind_KIND_BREAKER)
 }
 
 // run serves until ctx ends, then drains. listening, if not nil, receives
@@ -139,9 +65,9 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, list
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.logLevel})).
-		With("instance_id", cfg.agent.InstanceID)
-	if cfg.allowPrivate {
+	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: cfg.LogLevel})).
+		With("instance_id", cfg.Agent.InstanceID)
+	if cfg.AllowPrivate {
 		log.Warn("private upstream targets are allowed (SWITCHBOARD_ALLOW_PRIVATE_TARGETS)")
 	}
 
@@ -151,14 +77,14 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, list
 		Logger:              log,
 		Registerer:          reg,
 		Gatherer:            reg,
-		AllowPrivateTargets: cfg.allowPrivate,
+		AllowPrivateTargets: cfg.AllowPrivate,
 	})
 	if err != nil {
 		return err
 	}
-	cfg.agent.Logger = log
-	cfg.agent.Registerer = reg
-	agent, err := configsync.New(cfg.agent, proxy)
+	cfg.Agent.Logger = log
+	cfg.Agent.Registerer = reg
+	agent, err := configsync.New(cfg.Agent, proxy)
 	if err != nil {
 		return err
 	}
@@ -167,7 +93,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, list
 	if err := agent.Load(ctx); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.addr)
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
@@ -182,7 +108,7 @@ func run(ctx context.Context, getenv func(string) string, logOut io.Writer, list
 	go func() { agentDone <- agent.Run(agentCtx) }()
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
-	log.Info("breaker listening", "addr", ln.Addr().String(), "cdn", cfg.agent.URLs, "version", cfg.agent.AgentVersion)
+	log.Info("breaker listening", "addr", ln.Addr().String(), "cdn", cfg.Agent.URLs, "version", cfg.Agent.AgentVersion)
 	if listening != nil {
 		listening <- ln.Addr().String()
 	}

@@ -124,10 +124,10 @@ func TestConfigErrors(t *testing.T) {
 			"SWITCHBOARD_CDN_URL": "http://a, http://b", "SWITCHBOARD_TOKEN": "sb_dp_x", "XDG_CACHE_HOME": "/xdg"}[k]
 	})
 	require.NoError(t, err)
-	require.Equal(t, []string{"http://a", "http://b"}, cfg.agent.URLs)
-	require.Equal(t, "/xdg/switchboard", cfg.agent.CacheDir)
-	require.Equal(t, ":8080", cfg.addr)
-	require.False(t, cfg.allowPrivate)
+	require.Equal(t, []string{"http://a", "http://b"}, cfg.Agent.URLs)
+	require.Equal(t, "/xdg/switchboard", cfg.Agent.CacheDir)
+	require.Equal(t, ":8080", cfg.Addr)
+	require.False(t, cfg.AllowPrivate)
 }
 
 // TestOverRealCDN runs the program against the real CDN over versitygw:

@@ -178,7 +178,7 @@ func TestReadConfig(t *testing.T) {
 	env["SWITCHBOARD_CDN_URL"] = " http://a , http://b "
 	c, err := readConfig(func(k string) string { return env[k] })
 	require.NoError(t, err)
-	require.Equal(t, ":9000", c.addr)
-	require.Equal(t, []string{"http://a", "http://b"}, c.agent.URLs)
-	require.Equal(t, artifactv1.Kind_KIND_REALTIME, c.agent.Kind)
+	require.Equal(t, ":9000", c.Addr)
+	require.Equal(t, []string{"http://a", "http://b"}, c.Agent.URLs)
+	require.Equal(t, artifactv1.Kind_KIND_REALTIME, c.Agent.Kind)
 }
