@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/switchboardhq/switchboard/blob/blobtest"
 	"github.com/switchboardhq/switchboard/postgres/pgtest"
 )
 
@@ -55,14 +56,18 @@ func startSwitchboardDev(t *testing.T) string {
 	logs := &lockedBuffer{}
 	cmd := exec.Command(bin, "dev", "--addr", addr)
 	cmd.Dir = tmp // dev keeps local state (keys, caches) under its working directory
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+pgtest.NewDatabase(t))
+	s3 := blobtest.NewConfig(t)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+pgtest.NewDatabase(t), "SWITCHBOARD_CDN_ADDR="+freeAddr(t),
+		"S3_ENDPOINT="+s3.Endpoint, "S3_BUCKET="+s3.Bucket, "S3_REGION="+s3.Region,
+		"S3_ACCESS_KEY_ID="+s3.AccessKeyID, "S3_SECRET_ACCESS_KEY="+s3.SecretAccessKey)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	// Its own process group, so whatever it starts stops with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = 5 * time.Second
 	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	exited := make(chan struct{}) // closed once Wait returns; waitErr is set then
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
 		select {
@@ -87,8 +92,8 @@ func startSwitchboardDev(t *testing.T) string {
 			}
 		}
 		select {
-		case err := <-exited:
-			t.Fatalf("switchboard dev exited early (%v):\n%s", err, logs.String())
+		case <-exited:
+			t.Fatalf("switchboard dev exited early (%v):\n%s", waitErr, logs.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {

@@ -13,4 +13,6 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
 fi
 export TEST_DATABASE_URL
 
-go test -race -count=1 -timeout 20m "$@" ./...
+# Most e2e tests wait on other processes, so run more of them at once than
+# there are cores.
+go test -race -count=1 -parallel 6 -timeout 30m "$@" ./...

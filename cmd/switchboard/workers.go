@@ -103,6 +103,8 @@ func newJobs(ctx context.Context, cfg *config, pool *pgxpool.Pool, db *postgres.
 		// make run starts localfly and sets it; a bare `switchboard dev` still
 		// serves the API and publishes configs, with instances waiting in PENDING.
 		logger.Warn("FLY_API_TOKEN is not set: not provisioning; instances stay pending (make run starts localfly)")
+		// Instance jobs are still enqueued, for a worker that has a token.
+		riverCfg.SkipUnknownJobCheck = true
 		return river.NewClient(riverpgxv5.New(pool), riverCfg)
 	}
 	wc, err := loadWorkerConfig(apiURL)
