@@ -45,7 +45,7 @@ func binaries(t *testing.T) string {
 		for pkg, name := range map[string]string{
 			"../cmd/switchboard": "switchboard", "../cmd/localfly": "localfly",
 			"../infra/localfly/testdata/echoserver": "standin",
-			"../cmd/breaker":                        "breaker", "../cmd/realtime": "realtime",
+			"../cmd/breaker":                        "breaker", "../cmd/realtime": "realtime", "../cmd/sbctl": "sbctl",
 		} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg).CombinedOutput()
 			if err != nil {

@@ -3,12 +3,14 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -21,20 +23,37 @@ import (
 )
 
 // TestTypeScriptSDK runs the TypeScript SDK's own tests (`npm test`, which
-// builds the package and runs node --test) against `switchboard dev` on a
-// fresh database.
+// builds the package and runs node --test) against the whole product over
+// real processes, so its journey waits for a real RUNNING instance.
 func TestTypeScriptSDK(t *testing.T) {
 	t.Parallel()
 	_, err := exec.LookPath("npm")
 	require.NoError(t, err, "npm is required for the TypeScript SDK tests (Node 20+)")
 
-	url := startSwitchboardDev(t)
+	p := newProduct(t)
 	dir, err := filepath.Abs("../sdk/typescript")
 	require.NoError(t, err)
-	env := append(os.Environ(), "SWITCHBOARD_URL="+url, "NO_UPDATE_NOTIFIER=1")
+	env := append(os.Environ(), "SWITCHBOARD_URL="+p.apiURL, "SWITCHBOARD_WORKERS=1", "NO_UPDATE_NOTIFIER=1")
 	runIn(t, dir, env, 5*time.Minute, "npm", "ci", "--no-audit", "--no-fund")
 	out := runIn(t, dir, env, 5*time.Minute, "npm", "test")
 	t.Logf("npm test:\n%s", out)
+}
+
+// TestSwitchboardDevStarts runs `switchboard dev` as make run does (without
+// localfly) and makes the README's first request.
+func TestSwitchboardDevStarts(t *testing.T) {
+	t.Parallel()
+	url := startSwitchboardDev(t)
+	res, err := http.Post(url+"/switchboard.v1.AuthService/SignUp", "application/json",
+		strings.NewReader(`{"email":"you@example.com","password":"correct horse battery","name":"You"}`))
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var body struct {
+		SessionToken string `json:"sessionToken"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.True(t, strings.HasPrefix(body.SessionToken, "sb_sess_"))
 }
 
 // startSwitchboardDev builds cmd/switchboard, runs `switchboard dev` on a free
