@@ -398,17 +398,35 @@ func TestDialGuard(t *testing.T) {
 func TestClientGoingAwayIsNotCounted(t *testing.T) {
 	t.Parallel()
 	up := newUpstream(t)
-	up.setHandler(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	arrived := make(chan struct{}, 5)
+	up.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-r.Context().Done()
+	})
 	b := setup(t, true)
 	b.apply(t, service("api", up.srv.URL))
 	for range 5 {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+		// Leave only once the request is at the upstream, so the proxy has
+		// surely seen it, however loaded the machine is.
+		ctx, cancel := context.WithCancel(context.Background())
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.url+"/api/", nil)
-		_, err := http.DefaultClient.Do(req)
-		require.Error(t, err)
+		errc := make(chan error, 1)
+		go func() {
+			res, err := http.DefaultClient.Do(req)
+			if err == nil {
+				res.Body.Close()
+			}
+			errc <- err
+		}()
+		select {
+		case <-arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the request never reached the upstream")
+		}
 		cancel()
+		require.Error(t, <-errc)
 	}
-	require.Eventually(t, func() bool { return b.service(t, "api").Requests == 5 }, time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return b.service(t, "api").Requests == 5 }, 10*time.Second, 5*time.Millisecond)
 	time.Sleep(50 * time.Millisecond)
 	st := b.service(t, "api")
 	require.Equal(t, "closed", st.State)
