@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/switchboardhq/switchboard/client"
 	switchboardv1 "github.com/switchboardhq/switchboard/gen/switchboard/v1"
 )
@@ -149,3 +151,17 @@ func withTimeout(ctx context.Context, d time.Duration) (context.Context, context
 }
 
 var errNotTTY = errors.New("no terminal")
+
+// withClient is a command body that needs the API: it gets a client for the
+// current credentials and a context bounded by the per-call timeout.
+func (a *app) withClient(run func(ctx context.Context, cmd *cobra.Command, c *client.Client, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, _, err := a.client()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := callContext(cmd)
+		defer cancel()
+		return run(ctx, cmd, c, args)
+	}
+}

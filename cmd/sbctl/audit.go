@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/switchboardhq/switchboard/client"
 	switchboardv1 "github.com/switchboardhq/switchboard/gen/switchboard/v1"
 )
 
@@ -16,13 +18,7 @@ func auditCmd(a *app) *cobra.Command {
 		Short:   "Show the organization's audit trail, newest first",
 		Example: "  sbctl audit\n  sbctl audit --limit 500 -o json",
 		Args:    noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, _, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callContext(cmd)
-			defer cancel()
+		RunE: a.withClient(func(ctx context.Context, cmd *cobra.Command, c *client.Client, _ []string) error {
 			org, err := a.orgID(ctx, c)
 			if err != nil {
 				return err
@@ -54,7 +50,7 @@ func auditCmd(a *app) *cobra.Command {
 				}
 				table(w, []string{"TIME", "ACTOR", "ACTION", "RESOURCE", "DETAILS"}, rows)
 			})
-		},
+		}),
 	}
 	c.Flags().IntVar(&limit, "limit", 50, "show at most this many events (0: all)")
 	return c

@@ -175,19 +175,13 @@ func configGetCmd(a *app) *cobra.Command {
 		Example: `  sbctl config get ins_0123
   sbctl config get ins_0123 -o yaml > edge.yaml   # edit, then: sbctl config apply -f edge.yaml ins_0123`,
 		Args: exactArgs("INSTANCE_ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callContext(cmd)
-			defer cancel()
+		RunE: a.withClient(func(ctx context.Context, cmd *cobra.Command, c *client.Client, args []string) error {
 			res, err := c.Configs.GetConfig(ctx, &switchboardv1.GetConfigRequest{InstanceId: args[0]})
 			if err != nil {
 				return err
 			}
 			return a.show(res.Config, func(w io.Writer) { configTable(w, res.Config) })
-		},
+		}),
 	}
 }
 
@@ -296,13 +290,7 @@ func configHistoryCmd(a *app) *cobra.Command {
 		Short:   "List an instance's config versions, newest first",
 		Example: "  sbctl config history ins_0123",
 		Args:    exactArgs("INSTANCE_ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callContext(cmd)
-			defer cancel()
+		RunE: a.withClient(func(ctx context.Context, cmd *cobra.Command, c *client.Client, args []string) error {
 			list, err := listAll(ctx, func(tok string) ([]*switchboardv1.Config, string, error) {
 				res, err := c.Configs.ListConfigVersions(ctx, &switchboardv1.ListConfigVersionsRequest{InstanceId: args[0], PageSize: 100, PageToken: tok})
 				return res.GetConfigs(), res.GetNextPageToken(), err
@@ -321,7 +309,7 @@ func configHistoryCmd(a *app) *cobra.Command {
 				}
 				table(w, []string{"VERSION", "CREATED", "BY", "PUBLISHED"}, rows)
 			})
-		},
+		}),
 	}
 }
 

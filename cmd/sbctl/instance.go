@@ -127,13 +127,7 @@ func instanceListCmd(a *app) *cobra.Command {
 		Short:   "List the organization's instances",
 		Example: "  sbctl instance list\n  sbctl instance list -o json | jq -r '.[].id'",
 		Args:    noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, _, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callContext(cmd)
-			defer cancel()
+		RunE: a.withClient(func(ctx context.Context, cmd *cobra.Command, c *client.Client, _ []string) error {
 			org, err := a.orgID(ctx, c)
 			if err != nil {
 				return err
@@ -146,7 +140,7 @@ func instanceListCmd(a *app) *cobra.Command {
 				return err
 			}
 			return a.show(messages(list), func(w io.Writer) { instanceTable(w, list...) })
-		},
+		}),
 	}
 }
 
@@ -156,19 +150,13 @@ func instanceGetCmd(a *app) *cobra.Command {
 		Short:   "Show an instance: state, endpoint, failure reason",
 		Example: "  sbctl instance get ins_0123\n  sbctl instance get ins_0123 -o yaml",
 		Args:    exactArgs("INSTANCE_ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callContext(cmd)
-			defer cancel()
+		RunE: a.withClient(func(ctx context.Context, cmd *cobra.Command, c *client.Client, args []string) error {
 			res, err := c.Instances.GetInstance(ctx, &switchboardv1.GetInstanceRequest{Id: args[0]})
 			if err != nil {
 				return err
 			}
 			return a.show(res.Instance, func(w io.Writer) { instanceDetail(w, res.Instance) })
-		},
+		}),
 	}
 }
 
@@ -180,13 +168,7 @@ func instanceDeleteCmd(a *app) *cobra.Command {
 		Short:   "Delete an instance: its machines, tokens and artifacts",
 		Example: "  sbctl instance delete ins_0123\n  sbctl instance delete ins_0123 --wait",
 		Args:    exactArgs("INSTANCE_ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callContext(cmd)
-			defer cancel()
+		RunE: a.withClient(func(ctx context.Context, cmd *cobra.Command, c *client.Client, args []string) error {
 			res, err := c.Instances.DeleteInstance(ctx, &switchboardv1.DeleteInstanceRequest{Id: args[0]})
 			if err != nil {
 				return err
@@ -197,7 +179,7 @@ func instanceDeleteCmd(a *app) *cobra.Command {
 			return a.show(res.Instance, func(w io.Writer) {
 				fmt.Fprintf(w, "Deleting %s (%s); it is %s.\n", res.Instance.Name, res.Instance.Id, stateName(res.Instance.State))
 			})
-		},
+		}),
 	}
 	c.Flags().BoolVar(&wait, "wait", false, "wait until the instance is deleted")
 	c.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "how long --wait waits")
@@ -212,13 +194,7 @@ func instanceRestartCmd(a *app) *cobra.Command {
 		Short:   "Restart an instance's machines",
 		Example: "  sbctl instance restart ins_0123 --wait",
 		Args:    exactArgs("INSTANCE_ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callContext(cmd)
-			defer cancel()
+		RunE: a.withClient(func(ctx context.Context, cmd *cobra.Command, c *client.Client, args []string) error {
 			res, err := c.Instances.RestartInstance(ctx, &switchboardv1.RestartInstanceRequest{Id: args[0]})
 			if err != nil {
 				return err
@@ -227,7 +203,7 @@ func instanceRestartCmd(a *app) *cobra.Command {
 				return a.follow(cmd.Context(), c, args[0], switchboardv1.InstanceState_INSTANCE_STATE_RUNNING, timeout)
 			}
 			return a.show(res.Instance, func(w io.Writer) { instanceTable(w, res.Instance) })
-		},
+		}),
 	}
 	c.Flags().BoolVar(&wait, "wait", false, "wait until the instance is running again")
 	c.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "how long --wait waits")

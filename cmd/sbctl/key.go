@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/switchboardhq/switchboard/client"
 	switchboardv1 "github.com/switchboardhq/switchboard/gen/switchboard/v1"
 )
 
@@ -86,13 +88,7 @@ func keyListCmd(a *app) *cobra.Command {
 		Short:   "List the organization's API keys, including revoked ones",
 		Example: "  sbctl key list\n  sbctl key list --org acme -o json",
 		Args:    noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, _, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callContext(cmd)
-			defer cancel()
+		RunE: a.withClient(func(ctx context.Context, cmd *cobra.Command, c *client.Client, _ []string) error {
 			org, err := a.orgID(ctx, c)
 			if err != nil {
 				return err
@@ -105,7 +101,7 @@ func keyListCmd(a *app) *cobra.Command {
 				return err
 			}
 			return a.show(messages(keys), func(w io.Writer) { keyTable(w, keys...) })
-		},
+		}),
 	}
 }
 
@@ -115,18 +111,12 @@ func keyRevokeCmd(a *app) *cobra.Command {
 		Short:   "Revoke an API key; it stops working at once",
 		Example: "  sbctl key revoke key_0123",
 		Args:    exactArgs("KEY_ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callContext(cmd)
-			defer cancel()
+		RunE: a.withClient(func(ctx context.Context, cmd *cobra.Command, c *client.Client, args []string) error {
 			res, err := c.APIKeys.RevokeAPIKey(ctx, &switchboardv1.RevokeAPIKeyRequest{Id: args[0]})
 			if err != nil {
 				return err
 			}
 			return a.show(res.ApiKey, func(w io.Writer) { fmt.Fprintf(w, "Revoked key %s (%s).\n", res.ApiKey.Id, res.ApiKey.Name) })
-		},
+		}),
 	}
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
+	"github.com/switchboardhq/switchboard/client"
 	switchboardv1 "github.com/switchboardhq/switchboard/gen/switchboard/v1"
 )
 
@@ -36,13 +38,7 @@ func tokenCreateCmd(a *app) *cobra.Command {
 		Example: `  sbctl token create ins_0123 --name on-prem
   sbctl token create ins_0123 --name k8s -o json > dataplane.json`,
 		Args: exactArgs("INSTANCE_ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callContext(cmd)
-			defer cancel()
+		RunE: a.withClient(func(ctx context.Context, cmd *cobra.Command, c *client.Client, args []string) error {
 			res, err := c.DataPlaneTokens.CreateDataPlaneToken(ctx, &switchboardv1.CreateDataPlaneTokenRequest{InstanceId: args[0], Name: name})
 			if err != nil {
 				return err
@@ -57,7 +53,7 @@ func tokenCreateCmd(a *app) *cobra.Command {
 					fmt.Fprintf(w, "# trusted key %s: %s\n", k.KeyId, base64.StdEncoding.EncodeToString(k.PublicKey))
 				}
 			})
-		},
+		}),
 	}
 	c.Flags().StringVar(&name, "name", "", "a name to recognise the token by (required)")
 	requireFlag(c, "name")
@@ -70,13 +66,7 @@ func tokenListCmd(a *app) *cobra.Command {
 		Short:   "List an instance's data-plane tokens, including revoked ones",
 		Example: "  sbctl token list ins_0123",
 		Args:    exactArgs("INSTANCE_ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callContext(cmd)
-			defer cancel()
+		RunE: a.withClient(func(ctx context.Context, cmd *cobra.Command, c *client.Client, args []string) error {
 			list, err := listAll(ctx, func(tok string) ([]*switchboardv1.DataPlaneToken, string, error) {
 				res, err := c.DataPlaneTokens.ListDataPlaneTokens(ctx, &switchboardv1.ListDataPlaneTokensRequest{InstanceId: args[0], PageSize: 100, PageToken: tok})
 				return res.GetTokens(), res.GetNextPageToken(), err
@@ -85,7 +75,7 @@ func tokenListCmd(a *app) *cobra.Command {
 				return err
 			}
 			return a.show(messages(list), func(w io.Writer) { tokenTable(w, list...) })
-		},
+		}),
 	}
 }
 
@@ -95,18 +85,12 @@ func tokenRevokeCmd(a *app) *cobra.Command {
 		Short:   "Revoke a data-plane token (the CDN stops honouring it within 10s)",
 		Example: "  sbctl token revoke dpt_0123",
 		Args:    exactArgs("TOKEN_ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, _, err := a.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := callContext(cmd)
-			defer cancel()
+		RunE: a.withClient(func(ctx context.Context, cmd *cobra.Command, c *client.Client, args []string) error {
 			res, err := c.DataPlaneTokens.RevokeDataPlaneToken(ctx, &switchboardv1.RevokeDataPlaneTokenRequest{Id: args[0]})
 			if err != nil {
 				return err
 			}
 			return a.show(res.Token, func(w io.Writer) { fmt.Fprintf(w, "Revoked token %s (%s).\n", res.Token.Id, res.Token.Name) })
-		},
+		}),
 	}
 }
