@@ -28,10 +28,16 @@ const instanceColumns = `id, organization_id, name, kind, region, size, state, s
 	endpoint_url, allow_region_fallback, created_at, updated_at, fly_app_name, fly_machine_id, generation, data_plane_token_id`
 
 func scanInstance(row pgx.CollectableRow) (*switchboard.InstanceRecord, error) {
+	return scanInstanceAnd(row)
+}
+
+// scanInstanceAnd scans instanceColumns followed by extra columns.
+func scanInstanceAnd(row pgx.CollectableRow, extra ...any) (*switchboard.InstanceRecord, error) {
 	i := &switchboard.Instance{}
 	r := &switchboard.InstanceRecord{Instance: i}
-	err := row.Scan(&i.ID, &i.OrganizationID, &i.Name, &i.Kind, &i.Region, &i.Size, &i.State, &i.StateDetail, &i.FailureReason,
-		&i.EndpointURL, &i.AllowRegionFallback, &i.CreatedAt, &i.UpdatedAt, &r.FlyAppName, &r.FlyMachineID, &r.Generation, &r.DataPlaneTokenID)
+	dest := append([]any{&i.ID, &i.OrganizationID, &i.Name, &i.Kind, &i.Region, &i.Size, &i.State, &i.StateDetail, &i.FailureReason,
+		&i.EndpointURL, &i.AllowRegionFallback, &i.CreatedAt, &i.UpdatedAt, &r.FlyAppName, &r.FlyMachineID, &r.Generation, &r.DataPlaneTokenID}, extra...)
+	err := row.Scan(dest...)
 	return r, err
 }
 
@@ -258,44 +264,72 @@ func (s *InstanceService) RestartInstance(ctx context.Context, id string) (*swit
 	return inst, nil
 }
 
-// WatchInstance polls the row and calls fn with every change of state or
-// step. Viewer or above; access is checked once, at the start.
+// WatchInstance calls fn with the instance now and then with every change
+// of state, step or endpoint, in order, as recorded in instance_events by a
+// trigger (so no step is skipped however short, and any API replica sees
+// them). It polls that table every WatchInterval. Viewer or above; access
+// is checked once, at the start.
 func (s *InstanceService) WatchInstance(ctx context.Context, id string, fn func(*switchboard.Instance) bool) error {
-	rec, _, err := s.loadAuthorized(ctx, nil, id, switchboard.RoleViewer, false)
-	if err != nil {
+	if _, _, err := s.loadAuthorized(ctx, nil, id, switchboard.RoleViewer, false); err != nil {
 		return err
 	}
 	interval := s.WatchInterval
 	if interval <= 0 {
 		interval = 200 * time.Millisecond
 	}
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	last := rec.Instance
-	if !fn(last) || last.State.Terminal() {
+	// The row and the newest event id from one statement: one snapshot.
+	var after int64
+	rows, err := s.Pool.Query(ctx, `SELECT `+instanceColumns+`,
+		(SELECT coalesce(max(e.id), 0) FROM instance_events e WHERE e.instance_id = $1) FROM instances WHERE id = $1`, id)
+	if err != nil {
+		return err
+	}
+	rec, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (*switchboard.InstanceRecord, error) {
+		return scanInstanceAnd(row, &after)
+	})
+	if err != nil {
+		return mapErr(err, "instance")
+	}
+	cur := *rec.Instance
+	if !fn(&cur) || cur.State.Terminal() {
 		return nil
 	}
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-ticker.C:
 		}
-		rows, err := s.Pool.Query(ctx, `SELECT `+instanceColumns+` FROM instances WHERE id = $1`, id)
+		rows, err := s.Pool.Query(ctx, `SELECT id, state, state_detail, endpoint_url, failure_reason, created_at
+			FROM instance_events WHERE instance_id = $1 AND id > $2 ORDER BY id`, id, after)
 		if err != nil {
 			return err
 		}
-		rec, err := pgx.CollectExactlyOneRow(rows, scanInstance)
+		events, err := pgx.CollectRows(rows, pgx.RowToStructByPos[instanceEvent])
 		if err != nil {
-			return mapErr(err, "instance")
+			return err
 		}
-		cur := rec.Instance
-		if cur.State == last.State && cur.StateDetail == last.StateDetail && cur.EndpointURL == last.EndpointURL {
-			continue
-		}
-		last = cur
-		if !fn(cur) || cur.State.Terminal() {
-			return nil
+		for _, e := range events {
+			after = e.ID
+			next := cur
+			next.State, next.StateDetail, next.EndpointURL, next.FailureReason, next.UpdatedAt =
+				switchboard.InstanceState(e.State), e.StateDetail, e.EndpointURL, e.FailureReason, e.CreatedAt
+			cur = next
+			if !fn(&next) || next.State.Terminal() {
+				return nil
+			}
 		}
 	}
+}
+
+// instanceEvent is a row of instance_events.
+type instanceEvent struct {
+	ID            int64
+	State         string
+	StateDetail   string
+	EndpointURL   string
+	FailureReason string
+	CreatedAt     time.Time
 }
