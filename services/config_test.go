@@ -2,7 +2,9 @@ package services_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -360,4 +362,25 @@ func TestDataPlaneTokensAndReportStatus(t *testing.T) {
 	require.Len(t, list.Tokens, 1)
 	require.NotNil(t, list.Tokens[0].RevokeTime)
 	require.NotNil(t, list.Tokens[0].LastUsedTime)
+}
+
+// TestUnknownJSONFieldsAreRefused: Connect JSON with a misspelled config
+// field is InvalidArgument naming it, and nothing is stored.
+func TestUnknownJSONFieldsAreRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.instance(t, switchboardv1.InstanceKind_INSTANCE_KIND_BREAKER)
+	body := `{"instanceId":"` + id + `","breaker":{"services":[{"name":"api","upstreamUrl":"https://a.example.com","timoutMs":100}]}}`
+	req, err := http.NewRequest(http.MethodPost, f.env.URL+"/switchboard.v1.ConfigService/UpdateConfig", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+f.member.Token)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var got struct{ Code, Message string }
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&got))
+	require.Equal(t, "invalid_argument", got.Code)
+	require.Contains(t, got.Message, "timoutMs")
+	require.Equal(t, 0, f.env.Count(t, "config_versions"))
 }

@@ -51,7 +51,8 @@ func NewHandler(p Params) http.Handler {
 		mux.Handle(switchboardv1connect.NewInstanceServiceHandler(&InstanceHandler{Instances: p.Instances}, opts...))
 	}
 	if p.Configs != nil {
-		mux.Handle(switchboardv1connect.NewConfigServiceHandler(&ConfigHandler{Configs: p.Configs, Compile: p.Compile}, opts...))
+		strict := append([]connect.HandlerOption{connect.WithCodec(strictJSON{})}, opts...)
+		mux.Handle(switchboardv1connect.NewConfigServiceHandler(&ConfigHandler{Configs: p.Configs, Compile: p.Compile}, strict...))
 	}
 	if p.Tokens != nil {
 		mux.Handle(switchboardv1connect.NewDataPlaneTokenServiceHandler(&DataPlaneTokenHandler{
