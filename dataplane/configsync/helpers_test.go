@@ -18,6 +18,7 @@ import (
 	"github.com/switchboardhq/switchboard/dataplane/configsync"
 	artifactv1 "github.com/switchboardhq/switchboard/gen/switchboard/artifact/v1"
 	switchboardv1 "github.com/switchboardhq/switchboard/gen/switchboard/v1"
+	"github.com/switchboardhq/switchboard/internal/promtest"
 )
 
 func TestMain(m *testing.M) { blobtest.Main(m) }
@@ -251,34 +252,7 @@ func (b *bundle) stop() {
 // metric returns one sample's value from the agent's registry.
 func (b *bundle) metric(t *testing.T, name string, labels ...string) float64 {
 	t.Helper()
-	families, err := b.reg.Gather()
-	require.NoError(t, err)
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	samples:
-		for _, m := range f.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue samples
-				}
-			}
-			switch {
-			case m.GetCounter() != nil:
-				return m.GetCounter().GetValue()
-			case m.GetGauge() != nil:
-				return m.GetGauge().GetValue()
-			}
-		}
-	}
-	return 0
+	return promtest.Value(t, b.reg, name, labels...)
 }
 
 func (b *bundle) rejections(t *testing.T, reason string) float64 {

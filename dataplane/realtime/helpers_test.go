@@ -25,6 +25,7 @@ import (
 	"github.com/switchboardhq/switchboard/dataplane/realtime"
 	artifactv1 "github.com/switchboardhq/switchboard/gen/switchboard/artifact/v1"
 	switchboardv1 "github.com/switchboardhq/switchboard/gen/switchboard/v1"
+	"github.com/switchboardhq/switchboard/internal/promtest"
 )
 
 const (
@@ -229,33 +230,5 @@ func (b *bundle) get(t *testing.T, path string) (int, string) {
 
 func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metrics:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue metrics
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				return m.GetGauge().GetValue()
-			}
-		}
-	}
-	t.Fatalf("metric %s%v not found", name, labels)
-	return 0
+	return promtest.Value(t, reg, name, labels...)
 }
