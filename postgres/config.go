@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -254,9 +253,6 @@ func (s *ConfigService) GetRollout(ctx context.Context, instanceID string) (*swi
 	if err != nil {
 		return nil, nil, err
 	}
-	if c.PublishedVersion == 0 && c.Version == 0 {
-		_ = s.Pool.QueryRow(ctx, `SELECT published_version FROM instances WHERE id = $1`, instanceID).Scan(&c.PublishedVersion)
-	}
 	return c, nodes, nil
 }
 
@@ -312,13 +308,4 @@ func (s *ConfigService) LoadTokenRegistryEntry(ctx context.Context, tokenID stri
 	}
 	e.SHA256 = fmt.Sprintf("%x", hash)
 	return e, nil
-}
-
-// breakerStatesJSON is how node breaker states are stored.
-func breakerStatesJSON(m map[string]string) []byte {
-	if m == nil {
-		m = map[string]string{}
-	}
-	b, _ := json.Marshal(m)
-	return b
 }

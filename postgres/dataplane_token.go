@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -199,4 +200,13 @@ func (s *DataPlaneTokenService) ReportStatus(ctx context.Context, token string, 
 		_, err := tx.Exec(ctx, `UPDATE data_plane_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2::timestamptz - interval '1 minute')`, pt.ID, now)
 		return err
 	})
+}
+
+// breakerStatesJSON is how node breaker states are stored.
+func breakerStatesJSON(m map[string]string) []byte {
+	if m == nil {
+		m = map[string]string{}
+	}
+	b, _ := json.Marshal(m)
+	return b
 }
