@@ -4,17 +4,18 @@
 # stderr, and compares against a reference measured in the same run; none
 # fails on timing.
 #
-#   infra/bench.sh                  # every benchmark: cdn longpoll realtime
+#   infra/bench.sh                  # every benchmark: cdn longpoll realtime provision
 #   infra/bench.sh cdn longpoll     # some of them, by name
 #   BENCH_ARGS_realtime="-clients 2000" infra/bench.sh realtime   # extra flags
 #
 # Installs what the references need when missing: nginx and wrk (Debian), and
-# stock anycable-go built from the module cache into .bin/.
+# stock anycable-go built from the module cache into .bin/. provision starts
+# a throwaway Postgres with infra/postgres.sh (or uses $DATABASE_URL).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export BENCH_ROOT=$root
-all=(cdn longpoll realtime)
+all=(cdn longpoll realtime provision)
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${all[@]}")
 for n in "${names[@]}"; do
