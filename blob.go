@@ -33,11 +33,14 @@ var ErrNotModified = &Error{Code: EPRECONDITION, Message: "not modified"}
 // Object keys. Artifacts are immutable per version; latest.pb is replaced on
 // each publish; changes/ is the feed CDN replicas poll with StartAfter.
 func ArtifactKey(instanceID string, version int64) string {
-	return "artifacts/" + instanceID + "/" + padVersion(version) + ".pb"
+	return ArtifactPrefix(instanceID) + padVersion(version) + ".pb"
 }
 
+// ArtifactPrefix is the prefix of every object of an instance's artifacts.
+func ArtifactPrefix(instanceID string) string { return "artifacts/" + instanceID + "/" }
+
 // LatestArtifactKey is the object a CDN serves for an instance.
-func LatestArtifactKey(instanceID string) string { return "artifacts/" + instanceID + "/latest.pb" }
+func LatestArtifactKey(instanceID string) string { return ArtifactPrefix(instanceID) + "latest.pb" }
 
 // TokenRegistryKey is the registry object for a data-plane token id.
 func TokenRegistryKey(tokenID string) string { return "tokens/" + tokenID + ".json" }

@@ -106,7 +106,7 @@ func (w *PublishConfigWorker) publish(ctx context.Context, c *switchboard.Config
 
 // purge deletes every artifact of an instance.
 func (w *PublishConfigWorker) purge(ctx context.Context, id string) error {
-	keys, err := w.p.Blobs.List(ctx, "artifacts/"+id+"/", "", 0)
+	keys, err := w.p.Blobs.List(ctx, switchboard.ArtifactPrefix(id), "", 0)
 	if err != nil {
 		return fmt.Errorf("list artifacts of %s: %w", id, err)
 	}
